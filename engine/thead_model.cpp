@@ -1,0 +1,2 @@
+// Placeholder: being implemented.
+#include "spinval/thead_model.hpp"

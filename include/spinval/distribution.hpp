@@ -1,0 +1,110 @@
+// The distributions a scenario's [D] inputs may follow. Every draw is an inverse CDF of a
+// uniform in (0, 1), so the samplers and the copula only ever produce uniforms:
+//
+//   Distribution d(Normal{0.1, 0.05}, /*min=*/0.0);  // a normal truncated below at 0
+//   double x = d.quantile(0.3);
+//
+// A closed set of small structs in a std::variant; each knows its quantile, CDF and support.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace spinval {
+
+inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+// Parameters that make no sense (min >= max, sd <= 0, probabilities not summing to 1, ...).
+// `parameter` names the offending parameter ("sd", "probs") so callers can point at it.
+class ParameterError : public std::invalid_argument {
+ public:
+  ParameterError(std::string parameter, const std::string& message)
+      : std::invalid_argument(message), parameter_(std::move(parameter)) {}
+  const std::string& parameter() const { return parameter_; }
+
+ private:
+  std::string parameter_;
+};
+
+struct Constant {
+  double value;
+};
+struct Uniform {
+  double min, max;
+};
+struct Triangular {
+  double min, mode, max;
+};
+// Beta(1 + lambda (mode - min) / (max - min), 1 + lambda (max - mode) / (max - min)) on [min, max].
+struct Pert {
+  double min, mode, max, lambda = 4.0;
+};
+struct Beta {
+  double alpha, beta, min = 0.0, max = 1.0;
+};
+struct Normal {
+  double mean, sd;
+};
+// ln X ~ Normal(mu, sigma). Build from the median (mu = ln median) or from the mean and sd of X
+// with lognormalFromMoments.
+struct Lognormal {
+  double mu, sigma;
+};
+struct Discrete {
+  std::vector<double> values;
+  std::vector<double> probs;
+};
+struct Bernoulli {
+  double p;
+};
+
+Lognormal lognormalFromMedian(double median, double sigma);
+Lognormal lognormalFromMoments(double mean, double sd);
+
+using DistributionKind =
+    std::variant<Constant, Uniform, Triangular, Pert, Beta, Normal, Lognormal, Discrete, Bernoulli>;
+
+class Distribution {
+ public:
+  Distribution() : Distribution(Constant{0.0}) {}
+  // Validates the parameters (throws ParameterError). `min`/`max` truncate a continuous
+  // distribution to [min, max]; they must leave positive probability.
+  explicit Distribution(DistributionKind kind, double min = -kInfinity, double max = kInfinity);
+  static Distribution constant(double value) { return Distribution(Constant{value}); }
+
+  // Inverse CDF; u in (0, 1). For discrete distributions the smallest x with F(x) >= u.
+  double quantile(double u) const;
+  // out[i] = quantile(u[i]) for i < n, with the dispatch done once.
+  void quantiles(const double* u, double* out, std::size_t n) const;
+  double cdf(double x) const;
+
+  // Support after truncation: every draw lies in [lower(), upper()].
+  double lower() const { return lower_; }
+  double upper() const { return upper_; }
+  bool isConstant() const;
+  bool isDiscrete() const;  // constant, discrete and bernoulli
+
+  // Mean and variance after truncation (closed forms; numerical for truncated beta-type).
+  double mean() const;
+  double variance() const;
+
+  const DistributionKind& kind() const { return kind_; }
+  std::string name() const;      // "normal"
+  std::string describe() const;  // "normal(mean 0.1, sd 0.1)", with min/max when truncated
+
+ private:
+  DistributionKind kind_;
+  double truncMin_ = -kInfinity, truncMax_ = kInfinity;
+  double uLow_ = 0.0, uHigh_ = 1.0;  // CDF of the untruncated distribution at min and max
+  double lower_ = -kInfinity, upper_ = kInfinity;
+};
+
+// Standard normal inverse CDF (Wichura's AS241, relative error below 1e-15) and CDF.
+double normalQuantile(double u);
+double normalCdf(double z);
+
+}  // namespace spinval

@@ -1,0 +1,69 @@
+// Small analytic models for engine tests, plugged in through the same Model interface as the
+// T-Head model.
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "spinval/model.hpp"
+
+namespace spinval::testing {
+
+// One lognormal static input X = exp(mu + sigma Z) reported as output "x"; per year one
+// standard-normal shock e_y, reported as the running sum "walk" (W_y = e_1 + ... + e_y, so
+// W_y ~ N(0, y)) and the categorical "sign" (1 when e_y > 0, else 0).
+class LognormalWalkModel final : public Model {
+ public:
+  LognormalWalkModel(double mu, double sigma, int years) {
+    layout_.staticInputs.push_back({"x", Distribution(Lognormal{mu, sigma})});
+    layout_.yearlyShocks = {"shock"};
+    layout_.years = years;
+    layout_.firstYear = 2026;
+    layout_.outputs = {"x"};
+    layout_.yearlyOutputs = {{"walk", {}}, {"sign", {"negative", "positive"}}};
+  }
+
+  const Layout& layout() const override { return layout_; }
+
+  void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& u, BlockOutput& out) const override {
+    const auto& x = layout_.staticInputs[0].distribution;
+    x.quantiles(u.col(0).data(), out.outputs.col(0).data(), static_cast<std::size_t>(u.rows()));
+    for (Eigen::Index i = 0; i < u.rows(); ++i) {
+      double walk = 0.0;
+      for (int y = 1; y <= layout_.years; ++y) {
+        const double e =
+            normalQuantile(u(i, static_cast<Eigen::Index>(layout_.yearlyDimension(y, 0))));
+        walk += e;
+        out.yearly(i, y - 1) = walk;
+        out.yearly(i, layout_.years + y - 1) = e > 0 ? 1.0 : 0.0;
+      }
+    }
+  }
+
+ private:
+  Layout layout_;
+};
+
+// Output "u" is the uniform of static input "u", except that it is NaN when u < threshold.
+class ThresholdNanModel final : public Model {
+ public:
+  explicit ThresholdNanModel(double threshold) : threshold_(threshold) {
+    layout_.staticInputs.push_back({"u", Distribution(Uniform{0.0, 1.0})});
+    layout_.years = 1;
+    layout_.outputs = {"u"};
+  }
+
+  const Layout& layout() const override { return layout_; }
+
+  void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& u, BlockOutput& out) const override {
+    for (Eigen::Index i = 0; i < u.rows(); ++i) {
+      out.outputs(i, 0) = u(i, 0) < threshold_ ? std::numeric_limits<double>::quiet_NaN() : u(i, 0);
+    }
+  }
+
+ private:
+  double threshold_;
+  Layout layout_;
+};
+
+}  // namespace spinval::testing

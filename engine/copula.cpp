@@ -47,7 +47,7 @@ GaussianCopula GaussianCopula::fromScenario(const CorrelationInputs& correlation
 void GaussianCopula::apply(Eigen::Ref<Eigen::MatrixXd> uniforms) const {
   if (empty()) return;
   // The smallest and largest doubles strictly inside (0, 1) that the samplers can produce.
-  constexpr double kLow = 0x1.0p-54, kHigh = 1.0 - 0x1.0p-53;
+  constexpr double kLow = 0x1.0p-53, kHigh = 1.0 - 0x1.0p-53;
   const Eigen::Index paths = uniforms.rows();
   const auto k = static_cast<Eigen::Index>(dimensions_.size());
   Eigen::MatrixXd scores(paths, k);

@@ -18,7 +18,7 @@ Layout threeDimensionLayout() {
 }
 
 // The documented stream of mc: column d of block b is mt19937_64 seeded with
-// streamKey(seed, b, FNV-1a(name of d)), each draw's top 53 bits mapped to (k + 1/2) / 2^53.
+// streamKey(seed, b, FNV-1a(name of d)), each draw's top 52 bits mapped to (k + 1/2) / 2^52.
 TEST(McSampler, ColumnsAreTheDocumentedStreams) {
   const Layout layout = threeDimensionLayout();
   EXPECT_EQ(layout.dimensionName(2), "e[1]");
@@ -29,7 +29,7 @@ TEST(McSampler, ColumnsAreTheDocumentedStreams) {
   for (int d = 0; d < 3; ++d) {
     boost::random::mt19937_64 engine(streamKey(7, 5, hashName(names[d])));
     for (int i = 0; i < 100; ++i) {
-      const double expected = (static_cast<double>(engine() >> 11) + 0.5) / 9007199254740992.0;
+      const double expected = (static_cast<double>(engine() >> 12) + 0.5) / 4503599627370496.0;
       ASSERT_EQ(u(i, d), expected) << "dimension " << d << " row " << i;
     }
   }
@@ -38,7 +38,8 @@ TEST(McSampler, ColumnsAreTheDocumentedStreams) {
 TEST(McSampler, UniformsAreStrictlyInsideTheUnitInterval) {
   EXPECT_GT(toOpenUnit(0), 0.0);
   EXPECT_LT(toOpenUnit(~0ULL), 1.0);
-  EXPECT_EQ(toOpenUnit(0), 0x1.0p-54);
+  EXPECT_EQ(toOpenUnit(0), 0x1.0p-53);
+  EXPECT_EQ(toOpenUnit(~0ULL), 1.0 - 0x1.0p-53);
 }
 
 TEST(McSampler, BlocksAndSeedsGiveDifferentStreams) {

@@ -38,9 +38,11 @@ inline Engine makeEngine(std::uint64_t seed, std::uint64_t block, std::uint64_t 
   return Engine(streamKey(seed, block, id));
 }
 
-// The top 53 bits of a 64-bit draw as a double strictly inside (0, 1): (k + 1/2) / 2^53.
+// The top 52 bits k of a 64-bit draw as the double (k + 1/2) / 2^52, exactly representable and
+// strictly inside (0, 1): from 2^-53 to 1 - 2^-53. (With 53 bits the largest value would round
+// to 1.)
 constexpr double toOpenUnit(std::uint64_t bits) {
-  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
+  return (static_cast<double>(bits >> 12) + 0.5) * 0x1.0p-52;
 }
 
 }  // namespace spinval

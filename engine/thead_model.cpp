@@ -1,2 +1,435 @@
-// Placeholder: being implemented.
 #include "spinval/thead_model.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spinval {
+
+namespace {
+
+// Static dimensions of the [D] leaves before the peer list, in layout order.
+enum Leaf : std::size_t {
+  kUnitsBase,
+  kGrowthStart,
+  kGrowthEnd,
+  kShipmentsBase,
+  kShareCeiling,
+  kAdoptionSpeed,
+  kCapacityBase,
+  kCapacityGrowth,
+  kCaptiveShareStart,
+  kCaptiveShareEnd,
+  kCaptiveMarkup,
+  kH20PriceBase,
+  kH20PriceDecline,
+  kPerfRatioBase,
+  kPerfDrift,
+  kEntrantDiscount,
+  kH20UnitCost,
+  kAdvantage,
+  kLearningRate,
+  kOtherBase,
+  kOtherGrowth,
+  kOtherGrossMargin,
+  kOpexRatioStart,
+  kOpexRatioEnd,
+  kOpexFixed,
+  kTaxRate,
+  kReinvestmentRate,
+  kNetCash,
+  kLongRunEvSales,
+  kHalfLifeYears,
+  kLeavesBeforePeers
+};
+
+// Static dimensions after the peers' ev_sales, counted from the first of them.
+enum TailLeaf : std::size_t {
+  kMultipleHaircut,
+  kWacc,
+  kTerminalGrowth,
+  kIpoYear,
+  kOfferDiscount,
+  kPrivateDiscount,
+  kPrimaryRaise,
+  kFloat,
+  kEmployeePool,
+  kTailLeaves
+};
+
+// Yearly shocks, in layout order.
+enum Shock : std::size_t { kMarketShock, kExecutionShock, kPerfShock, kRegimeTransition, kShocks };
+
+// Per-path outputs, in layout order.
+enum Output : Eigen::Index {
+  kEv,
+  kEvRelative,
+  kEvDcf,
+  kEquity,
+  kOfferValue,
+  kMarkValue,
+  kParentStake,
+  kParentPerAds,
+  kListed,
+  kPeerMultiple,
+  kCompanyMultiple
+};
+
+// Yearly outputs, in layout order.
+enum YearlyOutputIndex : Eigen::Index {
+  kShipments,
+  kAsp,
+  kUnitCost,
+  kRevenue,
+  kGrossMargin,
+  kEbit,
+  kFcf,
+  kRegime
+};
+
+constexpr double kLn2 = std::numbers::ln2;
+
+void require(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument("TheadModel: " + message);
+}
+
+// z_i = Phi^-1(u_i) into `out`.
+void normalScores(const double* u, Eigen::ArrayXd& out) {
+  for (Eigen::Index i = 0; i < out.size(); ++i) out[i] = normalQuantile(u[i]);
+}
+
+}  // namespace
+
+TheadModel::TheadModel(Scenario scenario) : scenario_(std::move(scenario)) {
+  const Scenario& s = scenario_;
+  const RegimeInputs& regime = s.regime;
+  const std::size_t states = regime.states.size();
+  require(s.horizonYears >= 2, "horizon_years must be at least 2");
+  require(states >= 1, "regime.states is empty");
+  require(regime.initial >= 0 && static_cast<std::size_t>(regime.initial) < states,
+          "regime.initial is not a state index");
+  require(regime.transition.size() == states && regime.shareMultiplier.size() == states &&
+              regime.pricePremium.size() == states,
+          "regime tables do not match the number of states");
+  for (const auto& row : regime.transition) {
+    require(row.size() == states, "a regime.transition row does not match the number of states");
+  }
+  require(!s.peers.list.empty(), "peers.list is empty");
+  require(
+      s.ipo.year.lower() >= s.baseYear + 1 && s.ipo.year.upper() <= s.baseYear + s.horizonYears - 1,
+      "ipo.year must lie strictly inside the horizon");
+
+  auto add = [this](std::string name, const Distribution& distribution) {
+    layout_.staticInputs.push_back({std::move(name), distribution});
+  };
+  add("market.units_base", s.market.unitsBase);
+  add("market.growth_start", s.market.growthStart);
+  add("market.growth_end", s.market.growthEnd);
+  add("company.shipments_base", s.company.shipmentsBase);
+  add("company.share_ceiling", s.company.shareCeiling);
+  add("company.adoption_speed", s.company.adoptionSpeed);
+  add("company.capacity_base", s.company.capacityBase);
+  add("company.capacity_growth", s.company.capacityGrowth);
+  add("company.captive_share_start", s.company.captiveShareStart);
+  add("company.captive_share_end", s.company.captiveShareEnd);
+  add("company.captive_markup", s.company.captiveMarkup);
+  add("pricing.h20_price_base", s.pricing.h20PriceBase);
+  add("pricing.h20_price_decline", s.pricing.h20PriceDecline);
+  add("pricing.perf_ratio_base", s.pricing.perfRatioBase);
+  add("pricing.perf_drift", s.pricing.perfDrift);
+  add("pricing.entrant_discount", s.pricing.entrantDiscount);
+  add("cost.h20_unit_cost", s.cost.h20UnitCost);
+  add("cost.advantage", s.cost.advantage);
+  add("cost.learning_rate", s.cost.learningRate);
+  add("other_revenue.base", s.otherRevenue.base);
+  add("other_revenue.growth", s.otherRevenue.growth);
+  add("other_revenue.gross_margin", s.otherRevenue.grossMargin);
+  add("opex.ratio_start", s.opex.ratioStart);
+  add("opex.ratio_end", s.opex.ratioEnd);
+  add("opex.fixed", s.opex.fixed);
+  add("finance.tax_rate", s.finance.taxRate);
+  add("finance.reinvestment_rate", s.finance.reinvestmentRate);
+  add("finance.net_cash", s.finance.netCash);
+  add("peers.long_run_ev_sales", s.peers.longRunEvSales);
+  add("peers.half_life_years", s.peers.halfLifeYears);
+  for (const Peer& peer : s.peers.list) add("peers.list." + peer.name + ".ev_sales", peer.evSales);
+  add("valuation.multiple_haircut", s.valuation.multipleHaircut);
+  add("valuation.wacc", s.valuation.wacc);
+  add("valuation.terminal_growth", s.valuation.terminalGrowth);
+  add("ipo.year", s.ipo.year);
+  add("ipo.offer_discount", s.ipo.offerDiscount);
+  add("ipo.private_discount", s.ipo.privateDiscount);
+  add("ipo.primary_raise", s.ipo.primaryRaise);
+  add("ipo.float", s.ipo.floatShare);
+  add("ipo.employee_pool", s.ipo.employeePool);
+  add("peers.sentiment", Distribution(Normal{0.0, 1.0}));
+  for (const Peer& peer : s.peers.list) {
+    add("peers.list." + peer.name + ".shock", Distribution(Normal{0.0, 1.0}));
+  }
+  add("ipo.listed", Distribution(Bernoulli{s.ipo.probability}));
+
+  layout_.yearlyShocks = {"market.shock", "company.execution_shock", "pricing.perf_shock",
+                          "regime.transition"};
+  layout_.years = s.horizonYears;
+  layout_.firstYear = s.baseYear + 1;
+  layout_.outputs = {"ev_usd",          "ev_relative_usd", "ev_dcf_usd",       "equity_usd",
+                     "offer_value_usd", "mark_value_usd",  "parent_stake_usd", "parent_per_ads_usd",
+                     "listed",          "peer_multiple",   "company_multiple"};
+  layout_.yearlyOutputs = {{"shipments", {}},   {"asp_usd", {}},          {"unit_cost_usd", {}},
+                           {"revenue_usd", {}}, {"gross_margin", {}},     {"ebit_usd", {}},
+                           {"fcf_usd", {}},     {"regime", regime.states}};
+}
+
+void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
+                          BlockOutput& out) const {
+  using Eigen::ArrayXd;
+  using Eigen::ArrayXi;
+  const Scenario& s = scenario_;
+  const RegimeInputs& regime = s.regime;
+  const Eigen::Index n = uniforms.rows();
+  const int H = s.horizonYears;
+  require(static_cast<std::size_t>(uniforms.cols()) == layout_.dimensions(),
+          "the uniform block does not have the layout's dimensions");
+  require(out.outputs.rows() == n && out.yearly.rows() == n &&
+              out.outputs.cols() == static_cast<Eigen::Index>(layout_.outputs.size()) &&
+              out.yearly.cols() == static_cast<Eigen::Index>(layout_.yearlyOutputs.size()) * H,
+          "the output block is not sized for the layout (call BlockOutput::resize)");
+  const std::size_t peers = s.peers.list.size();
+  const std::size_t statics = layout_.staticInputs.size();
+  const std::size_t tail = kLeavesBeforePeers + peers;  // first static after the peers' ev_sales
+  const std::size_t sentiment = tail + kTailLeaves;     // F, then eps_j, then L
+  const std::size_t listedDim = sentiment + 1 + peers;
+
+  // Every static column through its marginal's inverse CDF.
+  Eigen::MatrixXd x(n, static_cast<Eigen::Index>(statics));
+  for (std::size_t d = 0; d < statics; ++d) {
+    const auto col = static_cast<Eigen::Index>(d);
+    layout_.staticInputs[d].distribution.quantiles(uniforms.col(col).data(), x.col(col).data(),
+                                                   static_cast<std::size_t>(n));
+  }
+  auto in = [&x](std::size_t d) { return x.col(static_cast<Eigen::Index>(d)).array(); };
+
+  const auto M0 = in(kUnitsBase), g1 = in(kGrowthStart), gH = in(kGrowthEnd);
+  const auto Q0 = in(kShipmentsBase), sMax = in(kShareCeiling), kappa = in(kAdoptionSpeed);
+  const auto C0 = in(kCapacityBase), gC = in(kCapacityGrowth);
+  const auto c1 = in(kCaptiveShareStart), cH = in(kCaptiveShareEnd), muC = in(kCaptiveMarkup);
+  const auto P0 = in(kH20PriceBase), d = in(kH20PriceDecline), r0 = in(kPerfRatioBase);
+  const auto muR = in(kPerfDrift), delta = in(kEntrantDiscount);
+  const auto KH = in(kH20UnitCost), a = in(kAdvantage), LR = in(kLearningRate);
+  const auto O0 = in(kOtherBase), gO = in(kOtherGrowth), gmO = in(kOtherGrossMargin);
+  const auto o1 = in(kOpexRatioStart), oH = in(kOpexRatioEnd), F = in(kOpexFixed);
+  const auto theta = in(kTaxRate), rho = in(kReinvestmentRate), netCash = in(kNetCash);
+  const auto mInf = in(kLongRunEvSales), halfLife = in(kHalfLifeYears);
+  const auto eta = in(tail + kMultipleHaircut), W = in(tail + kWacc);
+  const auto gInf = in(tail + kTerminalGrowth), ipoYear = in(tail + kIpoYear);
+  const auto dO = in(tail + kOfferDiscount), dP = in(tail + kPrivateDiscount);
+  const auto raise = in(tail + kPrimaryRaise), floatShare = in(tail + kFloat);
+  const auto pool = in(tail + kEmployeePool), listed = in(listedDim);
+
+  const double sigmaM = s.market.growthSigma, sigmaQ = s.company.executionSigma;
+  const double sigmaR = s.pricing.perfSigma;
+
+  // Regime tables: cumulative transition rows, normalised so each ends at exactly 1 (rows sum
+  // to 1 within 1e-9), and the last state of each row with positive probability, where a
+  // uniform above every cumulative sum lands rather than on a state the row cannot reach.
+  const std::size_t states = regime.states.size();
+  std::vector<double> cumulative(states * states);
+  std::vector<int> lastReachable(states, 0);
+  for (std::size_t i = 0; i < states; ++i) {
+    const auto& row = regime.transition[i];
+    double total = 0.0;
+    for (double p : row) total += p;
+    double sum = 0.0;
+    for (std::size_t k = 0; k < states; ++k) {
+      sum += row[k];
+      cumulative[i * states + k] = sum / total;
+      if (row[k] > 0.0) lastReachable[i] = static_cast<int>(k);
+    }
+  }
+
+  // 14. IPO at the end of year tau (a whole number of years; ipo.year is a calendar year).
+  const ArrayXd tau = (ipoYear - static_cast<double>(s.baseYear)).round();
+
+  // 6. Wright's-law exponent b = -log2(1 - LR).
+  const ArrayXd b = -(1.0 - LR).log() / kLn2;
+
+  // 10. Base-year revenue, at the initial regime and the year-1 captive share.
+  const double pi0 = regime.pricePremium[static_cast<std::size_t>(regime.initial)];
+  const ArrayXd costBase = KH * (1.0 - a);  // K_H (1 - a), the unit cost at U = U_0
+  const ArrayXd rev0 =
+      Q0 * (c1 * costBase * (1.0 + muC) + (1.0 - c1) * P0 * r0 * (1.0 + pi0) * (1.0 - delta)) + O0;
+
+  // State carried from year to year, one entry per path.
+  ArrayXd M = M0;                                        // M_{y-1}
+  ArrayXd U = Q0;                                        // U_{y-1}
+  ArrayXd r = r0;                                        // r_{y-1}
+  ArrayXd N = ArrayXd::Zero(n);                          // N_{y-1}, loss carried forward
+  ArrayXd revPrev = rev0;                                // Rev_{y-1}
+  ArrayXi state = ArrayXi::Constant(n, regime.initial);  // R_{y-1}
+  ArrayXd capacityGrowth = ArrayXd::Ones(n);             // (1 + gC)^y
+  ArrayXd priceDecline = ArrayXd::Ones(n);               // (1 - d)^y
+  ArrayXd otherGrowth = ArrayXd::Ones(n);                // (1 + gO)^y
+  ArrayXd discount = ArrayXd::Ones(n);                   // (1 + W)^-(y - tau) once y > tau, else 1
+  ArrayXd dcf = ArrayXd::Zero(n);                        // 17. the sum over y = tau+1..y so far
+  ArrayXd revForward = ArrayXd::Zero(n);                 // Rev_{tau+1}
+  const ArrayXd s0 = Q0 / M0;                            // 2. s0 = Q0 / M0
+  const ArrayXd onePlusW = 1.0 + W;
+
+  // Per-year work arrays.
+  ArrayXd eps(n), logGrowth(n), phi(n), pi(n), share(n), demand(n), Q(n), K(n), X(n), c(n), Rc(n),
+      Gc(n), Ro(n), Go(n), rev(n), ebit(n), B(n), tax(n), fcf(n);
+
+  for (int y = 1; y <= H; ++y) {
+    const double lambda = static_cast<double>(y - 1) / static_cast<double>(H - 1);
+    const double yd = static_cast<double>(y);
+    auto shock = [&](std::size_t k) {
+      return uniforms.col(static_cast<Eigen::Index>(layout_.yearlyDimension(y, k))).data();
+    };
+    auto yearly = [&](Eigen::Index m) { return out.yearly.col(m * H + (y - 1)).array(); };
+
+    // 1. Market.
+    logGrowth = g1 + (gH - g1) * lambda;
+    if (sigmaM != 0.0) {
+      normalScores(shock(kMarketShock), eps);
+      logGrowth += sigmaM * eps;
+    }
+    M *= logGrowth.exp();
+
+    // 2. Logistic share.
+    share = sMax / (1.0 + (sMax / s0 - 1.0) * (-kappa * yd).exp());
+
+    // 3. Regime: R_y is the inverse CDF of the transition row of R_{y-1} at the uniform, the
+    // smallest state k whose cumulative row probability is >= u.
+    const double* u = shock(kRegimeTransition);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const auto from = static_cast<std::size_t>(state[i]);
+      const double* row = cumulative.data() + from * states;
+      int k = 0;
+      while (k < lastReachable[from] && u[i] > row[k]) ++k;
+      state[i] = k;
+      phi[i] = regime.shareMultiplier[static_cast<std::size_t>(k)];
+      pi[i] = regime.pricePremium[static_cast<std::size_t>(k)];
+    }
+
+    // 4. Demand.
+    demand = M * (share * phi).min(1.0);
+    if (sigmaQ != 0.0) {
+      normalScores(shock(kExecutionShock), eps);
+      demand *= (sigmaQ * eps - 0.5 * sigmaQ * sigmaQ).exp();
+    }
+
+    // 5. Shipments against capacity.
+    capacityGrowth *= 1.0 + gC;
+    Q = demand.min(C0 * capacityGrowth);
+
+    // 6. Unit cost on the cumulative units before this year; then U_y.
+    K = costBase * (-b * (U / Q0).log()).exp();
+    U += Q;
+
+    // 7. External price.
+    if (sigmaR != 0.0) {
+      normalScores(shock(kPerfShock), eps);
+      r *= (muR + sigmaR * eps).exp();
+    } else {
+      r *= muR.exp();
+    }
+    priceDecline *= 1.0 - d;
+    X = P0 * priceDecline * r * (1.0 + pi) * (1.0 - delta);
+
+    // 8. Chip revenue and gross profit at captive share c_y.
+    c = c1 + (cH - c1) * lambda;
+    Rc = Q * (c * K * (1.0 + muC) + (1.0 - c) * X);
+    Gc = Rc - Q * K;
+
+    // 9. Other revenue.
+    otherGrowth *= 1.0 + gO;
+    Ro = O0 * otherGrowth;
+    Go = gmO * Ro;
+
+    // 10. Revenue.
+    rev = Rc + Ro;
+
+    // 11. Operating expenses and EBIT.
+    ebit = Gc + Go - ((o1 + (oH - o1) * lambda) * rev + F);
+
+    // 12. Tax with loss carry-forward.
+    B = ebit.max(0.0);
+    tax = theta * (B - N).max(0.0);
+    N = N - N.min(B) + (-ebit).max(0.0);
+
+    // 13. Free cash flow.
+    fcf = ebit - tax - rho * (rev - revPrev).max(0.0);
+    revPrev = rev;
+
+    // 16-17. Forward revenue and the discounted cash flows after the IPO.
+    const auto after = tau < yd;
+    revForward += (tau == yd - 1.0).select(rev, 0.0);
+    discount = after.select(discount / onePlusW, discount);
+    dcf += after.select(fcf * discount, 0.0);
+
+    // 8. ASP = Rc / Q, defined as 0 when nothing ships (only possible when demand underflows).
+    yearly(kShipments) = Q;
+    yearly(kAsp) = (Q > 0.0).select(Rc / Q, 0.0);
+    yearly(kUnitCost) = K;
+    yearly(kRevenue) = rev;
+    yearly(kGrossMargin) = (Gc + Go) / rev;  // 10. GM_y
+    yearly(kEbit) = ebit;
+    yearly(kFcf) = fcf;
+    yearly(kRegime) = state.cast<double>();
+  }
+
+  // 17. Terminal value on FCF_H, discounted (1 + W)^-(H - tau) (the last `discount`).
+  const ArrayXd evDcf = dcf + fcf * (1.0 + gInf) / (W - gInf) * discount;
+
+  // 15. Peer multiples at tau: reversion to m_inf with half-life h, sector factor, own shock.
+  const ArrayXd reversion = (-tau / halfLife * kLn2).exp();  // 2^(-tau / h)
+  const ArrayXd logMInf = mInf.log();
+  const auto factor = in(sentiment);
+  ArrayXd weighted = ArrayXd::Zero(n);
+  double totalWeight = 0.0;
+  for (std::size_t j = 0; j < peers; ++j) {
+    const Peer& peer = s.peers.list[j];
+    const auto mJ0 = in(kLeavesBeforePeers + j);
+    const auto epsJ = in(sentiment + 1 + j);
+    weighted += peer.weight * (logMInf + (mJ0.log() - logMInf) * reversion + peer.beta * factor +
+                               peer.sigma * epsJ)
+                                  .exp();
+    totalWeight += peer.weight;
+  }
+  const ArrayXd mPeer = weighted / totalWeight;
+  const ArrayXd mC = mPeer * (1.0 - eta);
+
+  // 16. Relative value on forward revenue.
+  const ArrayXd evRel = mC * revForward;
+
+  // 18. EV and equity.
+  const double omega = s.valuation.relativeWeight;
+  const ArrayXd ev = omega * evRel + (1.0 - omega) * evDcf;
+  const ArrayXd equity = ev + netCash + raise;
+
+  // 19. Offer value, listing and mark.
+  const ArrayXd offer = equity * (1.0 - dO);
+
+  // 20. The parent's stake after the employee pool and the float, and per ADS.
+  const ArrayXd stake = equity * (1.0 - pool) * (1.0 - floatShare);
+
+  out.outputs.col(kEv) = ev;
+  out.outputs.col(kEvRelative) = evRel;
+  out.outputs.col(kEvDcf) = evDcf;
+  out.outputs.col(kEquity) = equity;
+  out.outputs.col(kOfferValue) = offer;
+  out.outputs.col(kMarkValue) = (listed > 0.5).select(offer, equity * (1.0 - dP));
+  out.outputs.col(kParentStake) = stake;
+  out.outputs.col(kParentPerAds) = stake / s.parent.adsOutstanding;
+  out.outputs.col(kListed) = listed;
+  out.outputs.col(kPeerMultiple) = mPeer;
+  out.outputs.col(kCompanyMultiple) = mC;
+}
+
+}  // namespace spinval

@@ -1,1 +1,653 @@
+// The writers of report.hpp on hand-made results, and the spinval program end to end: exit
+// statuses, error lines, the JSON summary, output files and reproducibility across threads.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+
+#include "spinval/report.hpp"
+#include "spinval/statistics.hpp"
+#include "test_support.hpp"
+
+namespace spinval {
+namespace {
+
+namespace fs = std::filesystem;
+using spinval::testing::dataPath;
+using spinval::testing::runSpinval;
+using spinval::testing::sourcePath;
+using Json = nlohmann::ordered_json;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+std::string quoted(const std::string& text) {
+  return "'" + text + "'";
+}
+
+std::string readFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void writeFile(const fs::path& file, const std::string& content) {
+  std::ofstream out(file, std::ios::binary);
+  out << content;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A fresh directory, removed with everything in it when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("spinval-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The summary text up to the "timing" object, which is the only part allowed to differ.
+std::string withoutTiming(const std::string& json) {
+  std::size_t at = json.find("\"timing\"");
+  EXPECT_NE(at, std::string::npos) << json;
+  return json.substr(0, at);
+}
+
+// A single line on stderr, in the documented form.
+void expectOneErrorLine(const spinval::testing::CommandResult& result) {
+  EXPECT_EQ(result.err.rfind("spinval: error: ", 0), 0u) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+}
+
+// The valid scenario the end-to-end tests run: the small test scenario, independent of the
+// base scenario's calibration, or the base scenario when the test scenario is absent.
+std::string validScenario() {
+  for (const std::string& candidate :
+       {dataPath("valid/minimal.yaml"), sourcePath("scenarios/thead-base.yaml")})
+    if (fs::exists(candidate)) return candidate;
+  ADD_FAILURE() << "no valid scenario: neither tests/data/valid/minimal.yaml nor "
+                   "scenarios/thead-base.yaml exists";
+  return dataPath("valid/minimal.yaml");
+}
+
+const std::vector<std::string> kOutputs = {
+    "ev_usd",          "ev_relative_usd", "ev_dcf_usd",       "equity_usd",
+    "offer_value_usd", "mark_value_usd",  "parent_stake_usd", "parent_per_ads_usd",
+    "listed",          "peer_multiple",   "company_multiple"};
+const std::vector<std::string> kMetricKeys = {"mean", "std", "stderr", "min", "max", "p01", "p05",
+                                              "p10",  "p25", "p50",    "p75", "p90", "p95", "p99"};
+
+std::vector<std::string> keysOf(const Json& object) {
+  std::vector<std::string> keys;
+  for (auto it = object.begin(); it != object.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers on hand-made results.
+
+// A small layout shaped like the T-Head model's, two years from 2026.
+Layout reportLayout() {
+  Layout layout;
+  layout.years = 2;
+  layout.firstYear = 2026;
+  layout.outputs = {"ev_usd", "parent_per_ads_usd", "company_multiple", "listed"};
+  layout.yearlyOutputs = {{"shipments", {}},
+                          {"revenue_usd", {}},
+                          {"gross_margin", {}},
+                          {"fcf_usd", {}},
+                          {"regime", {"open", "restricted", "banned"}}};
+  return layout;
+}
+
+// Path i of n: ev_usd runs evenly over 10..50bn, the other outputs follow simple rules.
+BlockOutput reportBlock(const Layout& layout, int n) {
+  BlockOutput block;
+  block.resize(layout, n);
+  for (int i = 0; i < n; ++i) {
+    double t = static_cast<double>(i) / (n - 1);
+    block.outputs(i, 0) = 10e9 + 40e9 * t;
+    block.outputs(i, 1) = 2.5 + t;
+    block.outputs(i, 2) = 20.0 + 10.0 * t;
+    block.outputs(i, 3) = i % 4 == 0 ? 0.0 : 1.0;
+    for (int y = 0; y < 2; ++y) {
+      block.yearly(i, 0 * 2 + y) = 250e3 * (y + 1) + 1e3 * t;
+      block.yearly(i, 1 * 2 + y) = 3e9 * (y + 1) + 1e8 * t;
+      block.yearly(i, 2 * 2 + y) = 0.40 + 0.1 * t;
+      block.yearly(i, 3 * 2 + y) = -0.5e9 + 1e9 * t;
+      block.yearly(i, 4 * 2 + y) = i % 3;
+    }
+  }
+  return block;
+}
+
+RunInfo reportInfo(std::uint64_t paths) {
+  RunInfo info;
+  info.scenario = "hand-made";
+  info.scenarioSha256 = std::string(64, 'a');
+  info.seed = 42;
+  info.paths = paths;
+  info.sampler = "mc";
+  info.version = "0.1.0";
+  info.description = "a hand-made result";
+  info.seconds = 0.5;
+  info.threads = 2;
+  return info;
+}
+
+struct HandMadeRun {
+  Layout layout = reportLayout();
+  RunStatistics statistics;
+  Summary summary;
+
+  explicit HandMadeRun(int n) : statistics(layout, static_cast<std::uint64_t>(n)) {
+    BlockOutput block = reportBlock(layout, n);
+    statistics.store(0, block);
+    statistics.merge(blockStatistics(layout, block));
+    summary = summarize(statistics);
+  }
+};
+
+TEST(SummaryJson, KeysInDocumentedOrder) {
+  Summary summary;
+  summary.paths = 3;
+  summary.firstYear = 2026;
+  summary.outputNames = {"ev_usd", "listed"};
+  summary.outputs.resize(2);
+  summary.outputs[0].mean = 4.5e10;
+  summary.outputs[0].stderror = 1.25e8;
+  for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q)
+    summary.outputs[0].quantiles[q] = 1e9 * static_cast<double>(q + 1);
+  summary.yearly = {{"revenue_usd", {{1.0, 0.5, 1.0, 1.5}, {2.0, 1.0, 2.0, 3.0}}}};
+  summary.shares = {{"regime", {"open", "banned"}, {{0.25, 0.75}, {0.5, 0.5}}}};
+
+  Json j = summaryJson(reportInfo(3), summary);
+  EXPECT_EQ(keysOf(j),
+            (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths", "sampler",
+                                      "version", "metrics", "yearly", "regime_share", "timing"}));
+  EXPECT_EQ(keysOf(j["metrics"]), (std::vector<std::string>{"ev_usd", "listed"}));
+  EXPECT_EQ(keysOf(j["metrics"]["ev_usd"]), kMetricKeys);
+  EXPECT_EQ(j["metrics"]["ev_usd"]["stderr"].get<double>(), 1.25e8);
+  EXPECT_EQ(j["metrics"]["ev_usd"]["p01"].get<double>(), 1e9);
+  EXPECT_EQ(j["metrics"]["ev_usd"]["p99"].get<double>(), 9e9);
+  EXPECT_EQ(keysOf(j["yearly"]["revenue_usd"]), (std::vector<std::string>{"2026", "2027"}));
+  EXPECT_EQ(keysOf(j["yearly"]["revenue_usd"]["2027"]),
+            (std::vector<std::string>{"mean", "p05", "p50", "p95"}));
+  EXPECT_EQ(j["yearly"]["revenue_usd"]["2027"]["p95"].get<double>(), 3.0);
+  EXPECT_EQ(keysOf(j["regime_share"]["2026"]), (std::vector<std::string>{"open", "banned"}));
+  EXPECT_EQ(j["regime_share"]["2026"]["banned"].get<double>(), 0.75);
+  EXPECT_EQ(j["seed"].get<std::uint64_t>(), 42u);
+  EXPECT_EQ(j["paths"].get<std::uint64_t>(), 3u);
+  EXPECT_EQ(keysOf(j["timing"]),
+            (std::vector<std::string>{"seconds", "paths_per_second", "threads"}));
+  EXPECT_EQ(j["timing"]["paths_per_second"].get<double>(), 6.0);
+  EXPECT_EQ(j["timing"]["threads"].get<unsigned>(), 2u);
+}
+
+TEST(SummaryJson, DoublesRoundTrip) {
+  Summary summary;
+  summary.outputNames = {"ev_usd"};
+  summary.outputs.resize(1);
+  summary.outputs[0].mean = 0.1 + 0.2;
+  summary.outputs[0].std = 1.0 / 3.0;
+  Json parsed = Json::parse(summaryJson(reportInfo(1), summary).dump(2));
+  EXPECT_EQ(parsed["metrics"]["ev_usd"]["mean"].get<double>(), 0.1 + 0.2);
+  EXPECT_EQ(parsed["metrics"]["ev_usd"]["std"].get<double>(), 1.0 / 3.0);
+}
+
+TEST(PrintReport, SectionsUnitsAndWidth) {
+  HandMadeRun run(1001);
+  std::ostringstream out;
+  printReport(out, reportInfo(1001), run.summary, run.statistics);
+  const std::string text = out.str();
+
+  EXPECT_NE(text.find("Scenario  hand-made\n          a hand-made result\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("seed 42"), std::string::npos) << text;
+  EXPECT_NE(text.find("1,001 paths"), std::string::npos) << text;
+  EXPECT_NE(text.find("Yearly medians"), std::string::npos) << text;
+  EXPECT_NE(text.find("regime share (%)"), std::string::npos) << text;
+  EXPECT_NE(text.find("Histogram of ev_usd"), std::string::npos) << text;
+  EXPECT_NE(text.find("2,002 paths per second"), std::string::npos) << text;
+
+  // Every line fits a terminal; the metric rows show their units and median.
+  std::string evRow, perAdsRow, multipleRow, listedRow, marginRow, shipmentsRow;
+  for (const std::string& line : lines(text)) {
+    EXPECT_LE(line.size(), 120u) << line;
+    if (line.rfind("ev_usd ", 0) == 0) evRow = line;
+    if (line.rfind("parent_per_ads_usd ", 0) == 0) perAdsRow = line;
+    if (line.rfind("company_multiple ", 0) == 0) multipleRow = line;
+    if (line.rfind("listed ", 0) == 0) listedRow = line;
+    if (line.rfind("gross margin", 0) == 0) marginRow = line;
+    if (line.rfind("shipments", 0) == 0) shipmentsRow = line;
+  }
+  // ev_usd is uniform on 10..50bn: mean and median 30bn, P5 12bn, P95 48bn.
+  EXPECT_NE(evRow.find("USD bn"), std::string::npos) << evRow;
+  EXPECT_NE(evRow.find(" 30.00 "), std::string::npos) << evRow;
+  EXPECT_NE(evRow.find(" 12.00 "), std::string::npos) << evRow;
+  EXPECT_NE(evRow.find(" 48.00"), std::string::npos) << evRow;
+  EXPECT_NE(perAdsRow.find(" USD "), std::string::npos) << perAdsRow;
+  EXPECT_EQ(perAdsRow.find("bn"), std::string::npos) << perAdsRow;
+  EXPECT_NE(perAdsRow.find(" 3.000 "), std::string::npos) << perAdsRow;
+  EXPECT_NE(multipleRow.find(" x "), std::string::npos) << multipleRow;
+  EXPECT_NE(listedRow.find(" share "), std::string::npos) << listedRow;
+  EXPECT_NE(marginRow.find("(%)"), std::string::npos) << marginRow;
+  EXPECT_NE(marginRow.find(" 45.0"), std::string::npos) << marginRow;
+  EXPECT_NE(shipmentsRow.find("(k units)"), std::string::npos) << shipmentsRow;
+  EXPECT_NE(shipmentsRow.find(" 250.5"), std::string::npos) << shipmentsRow;
+
+  // The histogram's counts add up to the paths between P1 and P99.
+  auto number = [](std::string digits) {
+    digits.erase(std::remove(digits.begin(), digits.end(), ','), digits.end());
+    return std::stoull(digits);
+  };
+  const std::regex bin(R"(^\s+\S+ - \s*\S+\s+#*\s+([0-9,]+)$)");
+  const std::regex outside(R"(^\s+([0-9,]+) paths below P1 and ([0-9,]+) above P99 not shown$)");
+  std::uint64_t counted = 0;
+  int bins = 0;
+  for (const std::string& line : lines(text)) {
+    std::smatch match;
+    if (std::regex_match(line, match, bin)) {
+      counted += number(match[1]);
+      ++bins;
+    } else if (std::regex_match(line, match, outside)) {
+      EXPECT_EQ(number(match[1]), 10u) << line;  // values 0..9 of 1001 evenly spaced lie below P1
+      counted += number(match[1]) + number(match[2]);
+    }
+  }
+  EXPECT_EQ(bins, 24) << text;
+  EXPECT_EQ(counted, 1001u) << text;
+}
+
+TEST(PrintReport, LongHorizonWraps) {
+  Layout layout;
+  layout.years = 40;
+  layout.firstYear = 2026;
+  layout.outputs = {"ev_usd"};
+  layout.yearlyOutputs = {{"revenue_usd", {}}, {"regime", {"open", "banned"}}};
+  RunStatistics statistics(layout, 10);
+  BlockOutput block;
+  block.resize(layout, 10);
+  for (int i = 0; i < 10; ++i) {
+    block.outputs(i, 0) = 1e9 * (i + 1);
+    for (int y = 0; y < 40; ++y) {
+      block.yearly(i, y) = 1e9 * (y + 1);
+      block.yearly(i, 40 + y) = i % 2;
+    }
+  }
+  statistics.store(0, block);
+  statistics.merge(blockStatistics(layout, block));
+  std::ostringstream out;
+  printReport(out, reportInfo(10), summarize(statistics), statistics);
+  for (const std::string& line : lines(out.str())) EXPECT_LE(line.size(), 120u) << line;
+  EXPECT_NE(out.str().find("2065"), std::string::npos) << out.str();
+}
+
+TEST(WritePathsCsv, HeaderAndOneRowPerPath) {
+  HandMadeRun run(5);
+  std::ostringstream out;
+  writePathsCsv(out, run.statistics);
+  std::vector<std::string> rows = lines(out.str());
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[0], "path,ev_usd,parent_per_ads_usd,company_multiple,listed");
+  EXPECT_EQ(rows[1], "0,1e+10,2.5,20,0");
+  EXPECT_EQ(rows[5].substr(0, 2), "4,");
+  // Values read back exactly.
+  std::string third = rows[3].substr(rows[3].find(',') + 1);
+  EXPECT_EQ(std::stod(third.substr(0, third.find(','))), run.statistics.outputValues(0)[2]);
+}
+
+TEST(WriteFileAtomically, WritesAndReplaces) {
+  TempDir dir;
+  fs::path target = dir.path() / "summary.json";
+  writeFileAtomically(target, "first\n");
+  EXPECT_EQ(readFile(target), "first\n");
+  writeFileAtomically(target, "second\n");
+  EXPECT_EQ(readFile(target), "second\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+TEST(WriteFileAtomically, FailureKeepsTheOldFileAndLeavesNoTemporary) {
+  TempDir dir;
+  fs::path target = dir.path() / "paths.csv";
+  writeFile(target, "old\n");
+  EXPECT_THROW(writeFileAtomically(target,
+                                   [](std::ostream& out) {
+                                     out << "half";
+                                     throw std::runtime_error("interrupted");
+                                   }),
+               std::runtime_error);
+  EXPECT_EQ(readFile(target), "old\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+
+  // A target that cannot be replaced (a directory) is an error, and nothing is left behind.
+  fs::create_directory(dir.path() / "taken");
+  EXPECT_THROW(writeFileAtomically(dir.path() / "taken", "x"), std::runtime_error);
+  EXPECT_TRUE(fs::is_directory(dir.path() / "taken"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2);
+
+  EXPECT_THROW(writeFileAtomically(dir.path() / "missing" / "summary.json", "x"),
+               std::runtime_error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The program: version, help and command-line errors.
+
+TEST(Cli, Version) {
+  auto result = runSpinval("--version");
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.out.rfind("spinval 0.1.0 (git ", 0), 0u) << result.out;
+}
+
+TEST(Cli, HelpOnEachCommand) {
+  for (std::string arguments : {"--help", "run --help", "validate --help"}) {
+    SCOPED_TRACE(arguments);
+    auto result = runSpinval(arguments);
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("Usage"), std::string::npos) << result.out;
+  }
+  auto run = runSpinval("run --help");
+  for (const char* flag :
+       {"--paths", "--seed", "--threads", "--set", "--json", "--out", "--write-paths", "--quiet"})
+    EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
+}
+
+TEST(Cli, NoCommandIsBadInput) {
+  auto result = runSpinval("");
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+}
+
+TEST(Cli, UnknownFlagIsBadInput) {
+  auto result = runSpinval("run " + quoted(validScenario()) + " --no-such-flag");
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+  EXPECT_NE(result.err.find("--no-such-flag"), std::string::npos) << result.err;
+}
+
+TEST(Cli, ZeroPathsIsBadInput) {
+  auto result = runSpinval("run " + quoted(validScenario()) + " --paths 0 --quiet");
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+  EXPECT_NE(result.err.find("--paths"), std::string::npos) << result.err;
+  EXPECT_TRUE(result.out.empty()) << result.out;
+}
+
+TEST(Cli, NonNumericSeedIsBadInput) {
+  auto result = runSpinval("run " + quoted(validScenario()) + " --seed twelve --quiet");
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+}
+
+TEST(Cli, WritePathsNeedsOut) {
+  auto result = runSpinval("run " + quoted(validScenario()) + " --write-paths --quiet");
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+}
+
+TEST(Cli, MissingScenarioIsBadInput) {
+  for (std::string command : {"run", "validate"}) {
+    SCOPED_TRACE(command);
+    auto result = runSpinval(command + " " + quoted(dataPath("no-such-scenario.yaml")));
+    EXPECT_EQ(result.status, 2);
+    expectOneErrorLine(result);
+    EXPECT_NE(result.err.find("no-such-scenario.yaml"), std::string::npos) << result.err;
+  }
+}
+
+TEST(Cli, UnknownSetKeyIsBadInputNamingTheKey) {
+  for (std::string command : {"run", "validate"}) {
+    SCOPED_TRACE(command);
+    auto result =
+        runSpinval(command + " " + quoted(validScenario()) + " --set cost.no_such_leaf=1");
+    EXPECT_EQ(result.status, 2) << result.err;
+    expectOneErrorLine(result);
+    EXPECT_NE(result.err.find("cost.no_such_leaf"), std::string::npos) << result.err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every bad scenario in tests/data/bad names its file:line:column and key and exits 2.
+
+struct Expectation {
+  std::string key;
+  std::string location;  // basename:line:column
+};
+
+// Reads "# expect: <dotted key> @ <basename>:<line>:<column>" from the file's first line.
+std::optional<Expectation> readExpectation(const fs::path& file) {
+  std::ifstream in(file);
+  std::string first;
+  std::getline(in, first);
+  static const std::regex expect(R"(^#\s*expect:\s*(\S*)\s*@\s*(\S+:\d+:\d+)\s*$)");
+  std::smatch match;
+  if (!std::regex_match(first, match, expect)) return std::nullopt;
+  return Expectation{match[1], match[2]};
+}
+
+TEST(Cli, BadScenariosNameLocationAndKey) {
+  const fs::path directory = dataPath("bad");
+  ASSERT_TRUE(fs::is_directory(directory)) << directory;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(directory))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_FALSE(files.empty()) << "no bad scenarios in " << directory;
+
+  int checked = 0;
+  for (const fs::path& file : files) {
+    std::optional<Expectation> expected = readExpectation(file);
+    if (!expected) continue;  // a file that another one extends
+    ++checked;
+    for (const std::string& command : {"run " + quoted(file.string()) + " --paths 100 --quiet",
+                                       "validate " + quoted(file.string())}) {
+      SCOPED_TRACE(file.filename().string() + ": " + command.substr(0, command.find(' ')));
+      auto result = runSpinval(command);
+      EXPECT_EQ(result.status, 2) << result.err;
+      expectOneErrorLine(result);
+      EXPECT_NE(result.err.find(expected->location), std::string::npos)
+          << "expected " << expected->location << " in: " << result.err;
+      if (!expected->key.empty()) {
+        EXPECT_NE(result.err.find(expected->key), std::string::npos)
+            << "expected key " << expected->key << " in: " << result.err;
+      }
+      EXPECT_TRUE(result.out.empty()) << result.out;
+    }
+  }
+  EXPECT_GT(checked, 0) << "no file in " << directory << " has an '# expect:' line";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs of a valid scenario.
+
+constexpr const char* kPaths = "5000";
+
+std::string runArguments(const std::string& extra) {
+  return "run " + quoted(validScenario()) + " --paths " + kPaths + " --seed 7 --quiet " + extra;
+}
+
+TEST(Cli, ValidateSaysOk) {
+  auto result = runSpinval("validate " + quoted(validScenario()));
+  ASSERT_EQ(result.status, 0) << result.err;
+  std::vector<std::string> out = lines(result.out);
+  ASSERT_EQ(out.size(), 1u) << result.out;
+  EXPECT_EQ(out[0].rfind("OK ", 0), 0u) << out[0];
+  EXPECT_NE(out[0].find("sha256 "), std::string::npos) << out[0];
+  EXPECT_NE(out[0].find("stochastic inputs"), std::string::npos) << out[0];
+  EXPECT_TRUE(result.err.empty()) << result.err;
+}
+
+TEST(Cli, JsonSummaryHasTheDocumentedShape) {
+  auto result = runSpinval(runArguments("--json"));
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(result.err.empty()) << result.err;
+  Json j = Json::parse(result.out);
+
+  EXPECT_EQ(keysOf(j),
+            (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths", "sampler",
+                                      "version", "metrics", "yearly", "regime_share", "timing"}));
+  EXPECT_EQ(j["seed"].get<std::uint64_t>(), 7u);
+  EXPECT_EQ(j["paths"].get<std::uint64_t>(), 5000u);
+  EXPECT_EQ(j["sampler"].get<std::string>(), "mc");
+  EXPECT_EQ(j["version"].get<std::string>(), "0.1.0");
+  EXPECT_TRUE(
+      std::regex_match(j["scenario_sha256"].get<std::string>(), std::regex("[0-9a-f]{64}")));
+
+  EXPECT_EQ(keysOf(j["metrics"]), kOutputs);
+  for (const std::string& name : kOutputs) {
+    SCOPED_TRACE(name);
+    const Json& m = j["metrics"][name];
+    ASSERT_EQ(keysOf(m), kMetricKeys);
+    for (const auto& [key, value] : m.items()) EXPECT_TRUE(value.is_number()) << key;
+    double previous = m["min"].get<double>();
+    for (const char* q : {"p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "max"}) {
+      EXPECT_LE(previous, m[q].get<double>()) << q;
+      previous = m[q].get<double>();
+    }
+    EXPECT_NEAR(m["stderr"].get<double>(), m["std"].get<double>() / std::sqrt(5000.0),
+                1e-12 * std::abs(m["std"].get<double>()) + 1e-300);
+  }
+
+  for (const char* name : {"shipments", "asp_usd", "unit_cost_usd", "revenue_usd", "gross_margin",
+                           "ebit_usd", "fcf_usd"}) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(j["yearly"].contains(name));
+    const Json& byYear = j["yearly"][name];
+    ASSERT_FALSE(byYear.empty());
+    int year = std::stoi(byYear.begin().key());
+    for (const auto& [key, value] : byYear.items()) {
+      EXPECT_EQ(key, std::to_string(year++));
+      EXPECT_EQ(keysOf(value), (std::vector<std::string>{"mean", "p05", "p50", "p95"}));
+    }
+  }
+  EXPECT_FALSE(j["yearly"].contains("regime"));
+  EXPECT_EQ(keysOf(j["regime_share"]), keysOf(j["yearly"]["revenue_usd"]));
+  for (const auto& [year, shares] : j["regime_share"].items()) {
+    double total = 0.0;
+    for (const auto& [state, share] : shares.items()) total += share.get<double>();
+    EXPECT_NEAR(total, 1.0, 1e-12) << year;
+  }
+
+  EXPECT_EQ(keysOf(j["timing"]),
+            (std::vector<std::string>{"seconds", "paths_per_second", "threads"}));
+}
+
+TEST(Cli, TableByDefault) {
+  auto result = runSpinval(runArguments(""));
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(result.err.empty()) << result.err;  // no progress bar when stderr is not a TTY
+  for (const char* section : {"Per-path outputs", "ev_usd", "USD bn", "Yearly medians",
+                              "regime share (%)", "Histogram of ev_usd", "paths per second"})
+    EXPECT_NE(result.out.find(section), std::string::npos) << section << "\n" << result.out;
+  for (const std::string& line : lines(result.out)) EXPECT_LE(line.size(), 120u) << line;
+}
+
+TEST(Cli, SameDigitsForAnyThreadCountAndRepeat) {
+  auto reference = runSpinval(runArguments("--json --threads 1"));
+  ASSERT_EQ(reference.status, 0) << reference.err;
+  const std::string expected = withoutTiming(reference.out);
+  for (std::string threads : {"2", "3", "1"}) {
+    SCOPED_TRACE("--threads " + threads);
+    auto result = runSpinval(runArguments("--json --threads " + threads));
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(withoutTiming(result.out), expected);
+    EXPECT_EQ(Json::parse(result.out)["timing"]["threads"].get<unsigned>(),
+              static_cast<unsigned>(std::stoi(threads)));
+  }
+}
+
+TEST(Cli, OutWritesSummaryAndPaths) {
+  TempDir dir;
+  fs::path out = dir.path() / "nested" / "result";
+  auto json = runSpinval(runArguments("--json"));
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto result = runSpinval(runArguments("--out " + quoted(out.string()) + " --write-paths"));
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("Per-path outputs"), std::string::npos);  // the table still prints
+
+  std::string summary = readFile(out / "summary.json");
+  EXPECT_EQ(withoutTiming(summary), withoutTiming(json.out));
+  EXPECT_TRUE(Json::accept(summary));
+
+  std::vector<std::string> rows = lines(readFile(out / "paths.csv"));
+  ASSERT_EQ(rows.size(), 5001u);
+  std::string header = "path";
+  for (const std::string& name : kOutputs) header += "," + name;
+  EXPECT_EQ(rows[0], header);
+  EXPECT_EQ(rows[1].rfind("0,", 0), 0u);
+  EXPECT_EQ(rows[5000].rfind("4999,", 0), 0u);
+  EXPECT_EQ(std::count(rows[42].begin(), rows[42].end(), ','),
+            static_cast<std::ptrdiff_t>(kOutputs.size()));
+
+  // The mean of ev_usd read back from paths.csv is the summary's, to rounding.
+  double sum = 0.0;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    std::string rest = rows[i].substr(rows[i].find(',') + 1);
+    sum += std::stod(rest.substr(0, rest.find(',')));
+  }
+  double mean = Json::parse(summary)["metrics"]["ev_usd"]["mean"].get<double>();
+  EXPECT_NEAR(sum / 5000.0, mean, 1e-9 * std::abs(mean));
+
+  // Only the two files: no temporary files left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 2);
+}
+
+TEST(Cli, FailedValidationKeepsExistingOutput) {
+  TempDir dir;
+  writeFile(dir.path() / "summary.json", "{\"previous\": true}\n");
+  auto result = runSpinval(runArguments("--out " + quoted(dir.path().string()) +
+                                        " --write-paths --set cost.no_such_leaf=1"));
+  EXPECT_EQ(result.status, 2);
+  expectOneErrorLine(result);
+  EXPECT_EQ(readFile(dir.path() / "summary.json"), "{\"previous\": true}\n");
+  EXPECT_FALSE(fs::exists(dir.path() / "paths.csv"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+TEST(Cli, NewOutDirectoryNotCreatedOnBadInput) {
+  TempDir dir;
+  fs::path out = dir.path() / "never";
+  auto result = runSpinval(runArguments("--out " + quoted(out.string()) + " --set nope=1"));
+  EXPECT_EQ(result.status, 2);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(Cli, UnwritableOutIsAFailure) {
+  TempDir dir;
+  writeFile(dir.path() / "file", "not a directory\n");
+  auto result = runSpinval(runArguments("--out " + quoted((dir.path() / "file").string())));
+  EXPECT_EQ(result.status, 1);
+  expectOneErrorLine(result);
+  EXPECT_EQ(readFile(dir.path() / "file"), "not a directory\n");
+}
+
+}  // namespace
+}  // namespace spinval

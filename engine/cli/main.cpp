@@ -1,1 +1,68 @@
-int main() { return 1; }
+// The spinval program: parses the command line, runs the chosen command and turns its
+// exceptions into exit statuses (0 success, 2 bad input, 1 any other failure), each failure
+// with one line on stderr: "spinval: error: <message>".
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+#include "spinval/error.hpp"
+#include "spinval/version.hpp"
+
+namespace {
+
+int fail(int status, std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::cout.flush();
+  std::cerr << "spinval: error: " << message << std::endl;
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace spinval::cli;
+
+  CLI::App app{"spinval: Monte Carlo valuation of a spinoff IPO", "spinval"};
+  app.set_version_flag("--version", std::string("spinval ") + spinval::version() + " (git " +
+                                        spinval::gitRevision() + ")");
+  app.require_subcommand(1);
+
+  Action action;
+  addRunCommand(app, action);
+  addValidateCommand(app, action);
+
+  if (argc > 1 && argv[1][0] != '-') {
+    try {
+      (void)app.get_subcommand(argv[1]);
+    } catch (const CLI::OptionNotFound&) {
+      std::string known;
+      for (const CLI::App* command : app.get_subcommands({}))
+        known += (known.empty() ? "" : ", ") + command->get_name();
+      return fail(kExitBadInput, std::string("unknown command '") + argv[1] +
+                                     "' (expected one of " + known + "; see spinval --help)");
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string help = "spinval";
+    for (const CLI::App* command : app.get_subcommands()) help += " " + command->get_name();
+    return fail(kExitBadInput, std::string(e.what()) + " (see " + help + " --help)");
+  }
+
+  try {
+    return action();
+  } catch (const spinval::InputError& e) {
+    return fail(kExitBadInput, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(kExitFailure, "out of memory; try fewer --paths");
+  } catch (const std::exception& e) {
+    return fail(kExitFailure, e.what());
+  }
+}

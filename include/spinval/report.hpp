@@ -1,9 +1,14 @@
 // Writers of a run's results: the summary JSON of docs/model.md section 4, the terminal
 // report, paths.csv, and atomic file writes (temporary file, then rename).
+//
+//   RunInfo info{.scenario = "thead-base", ...};
+//   std::cout << summaryJson(info, summary).dump(2) << '\n';
+//   writeFileAtomically(dir / "summary.json", summaryJson(info, summary).dump(2) + "\n");
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -19,24 +24,35 @@ struct RunInfo {
   std::uint64_t paths = 0;
   std::string sampler = "mc";
   std::string version;
+  // Shown in the terminal report only.
+  std::string description;
+  std::string file;
   // Timing: the only fields that differ between repeat runs.
   double seconds = 0.0;
   unsigned threads = 1;
 };
 
-// The summary object; key order is fixed and documented in README.md.
-nlohmann::json summaryJson(const RunInfo& info, const Summary& summary);
+// The summary object, keys in this order: scenario, scenario_sha256, seed, paths, sampler,
+// version, metrics, yearly, one "<name>_share" per categorical yearly output (regime_share),
+// then timing {seconds, paths_per_second, threads}. Everything before "timing" depends only
+// on the inputs, never on the thread count.
+nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary);
 
-// The terminal report: metrics table, yearly medians, regime shares, a histogram of ev_usd,
-// paths per second.
+// The terminal report: run header, metrics table, yearly medians, shares of categorical yearly
+// outputs, a histogram of ev_usd (when values are stored), paths per second.
 void printReport(std::ostream& out, const RunInfo& info, const Summary& summary,
                  const RunStatistics& statistics);
 
-// One row per path: path index, then every per-path output.
+// One row per path: the 0-based path index, then every per-path output (shortest round-trip
+// decimal). Requires stored values.
 void writePathsCsv(std::ostream& out, const RunStatistics& statistics);
 
 // Writes `content` to a temporary file beside `target` and renames it into place, so a
-// failure never leaves a half-written or lost file.
+// failure never leaves a half-written or lost file. Throws std::runtime_error on I/O errors,
+// after removing the temporary file.
 void writeFileAtomically(const std::filesystem::path& target, const std::string& content);
+// The same, with the content streamed by `write` (for files too large to build in memory).
+void writeFileAtomically(const std::filesystem::path& target,
+                         const std::function<void(std::ostream&)>& write);
 
 }  // namespace spinval

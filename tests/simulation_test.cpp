@@ -32,7 +32,9 @@ void expectSameRun(const RunStatistics& a, const RunStatistics& b) {
 
 TEST(Simulate, SameDigitsOnAnyThreadCountAndRepeat) {
   const LognormalWalkModel model(0.1, 0.4, 3);
-  RunSettings settings{.paths = 20000 + 123, .seed = 99};
+  RunSettings settings;
+  settings.paths = 20000 + 123;
+  settings.seed = 99;
   settings.threads = 1;
   const RunResult one = simulate(model, {}, settings);
   for (unsigned threads : {1u, 2u, 3u, 8u}) {

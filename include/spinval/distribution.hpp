@@ -11,6 +11,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -54,10 +55,12 @@ struct Normal {
 struct Lognormal {
   double mu, sigma;
 };
+// The constructor sorts the values (each with its probability) and rescales probs to sum 1.
 struct Discrete {
   std::vector<double> values;
   std::vector<double> probs;
 };
+// 1 with probability p, else 0: quantile(u) = (u > 1 - p) ? 1 : 0, non-decreasing in u.
 struct Bernoulli {
   double p;
 };
@@ -99,7 +102,12 @@ class Distribution {
  private:
   DistributionKind kind_;
   double truncMin_ = -kInfinity, truncMax_ = kInfinity;
-  double uLow_ = 0.0, uHigh_ = 1.0;  // CDF of the untruncated distribution at min and max
+  // Where [min, max] lies in the untruncated distribution: its CDF (u) and survival function
+  // (s = 1 - CDF, evaluated directly so a window in the upper tail keeps its precision) at min
+  // and max, and the probability between them.
+  double uLow_ = 0.0, uHigh_ = 1.0;
+  double sLow_ = 1.0, sHigh_ = 0.0;
+  double mass_ = 1.0;
   double lower_ = -kInfinity, upper_ = kInfinity;
 };
 

@@ -26,7 +26,7 @@ struct RunSettings {
   SamplerKind sampler = SamplerKind::mc;
   unsigned threads = 0;  // 0: every hardware thread
   // Called with (paths done, paths total) after blocks are merged, from one thread at a time.
-  std::function<void(std::uint64_t, std::uint64_t)> progress;
+  std::function<void(std::uint64_t, std::uint64_t)> progress = nullptr;
 };
 
 struct RunResult {

@@ -389,7 +389,9 @@ struct Ops<Discrete> {
                         std::to_string(d.values.size()) + "; give one probability per value");
     }
     for (std::size_t i = 0; i < d.values.size(); ++i) {
-      const std::string at = "[" + std::to_string(i) + "]";
+      std::string at = "[";
+      at += std::to_string(i);
+      at += ']';
       if (!std::isfinite(d.values[i])) {
         fail("values", "values" + at + " must be a finite number, got " + num(d.values[i]));
       }
@@ -419,8 +421,12 @@ struct Ops<Discrete> {
   static std::string params(const Discrete& d) {
     std::string values = "values [", probs = "probs [";
     for (std::size_t i = 0; i < d.values.size(); ++i) {
-      values += (i ? ", " : "") + num(d.values[i]);
-      probs += (i ? ", " : "") + num(d.probs[i]);
+      if (i > 0) {
+        values += ", ";
+        probs += ", ";
+      }
+      values += num(d.values[i]);
+      probs += num(d.probs[i]);
     }
     return values + "], " + probs + "]";
   }

@@ -1,0 +1,239 @@
+#include "spinval/quantile_table.hpp"
+
+#include <boost/math/special_functions/beta.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace spinval {
+
+namespace {
+
+namespace policies = boost::math::policies;
+
+// Boost in double (as in distribution.cpp); the density may overflow next to an infinite end,
+// which node() then treats as a point it cannot tabulate.
+constexpr policies::policy<policies::promote_double<false>> kPolicy;
+constexpr policies::policy<policies::promote_double<false>,
+                           policies::overflow_error<policies::ignore_error>>
+    kDensityPolicy;
+
+using Coefficients = std::array<double, 6>;
+
+// The quintic on s in [0, 1] with values y0, y1, first derivatives d0, d1 and second derivatives
+// e0, e1 at its ends (derivatives already scaled to s, that is multiplied by h and h^2):
+//   y0 + d0 s + e0/2 s^2 + c3 s^3 + c4 s^4 + c5 s^5 with, for dy = y1 - y0,
+//   c3 = 10 dy - 6 d0 - 4 d1 - (3 e0 - e1) / 2
+//   c4 = -15 dy + 8 d0 + 7 d1 + (3 e0 - 2 e1) / 2
+//   c5 = 6 dy - 3 d0 - 3 d1 - (e0 - e1) / 2.
+Coefficients hermite(double y0, double d0, double e0, double y1, double d1, double e1) {
+  const double dy = y1 - y0;
+  return {y0,
+          d0,
+          0.5 * e0,
+          10.0 * dy - 6.0 * d0 - 4.0 * d1 - 0.5 * (3.0 * e0 - e1),
+          -15.0 * dy + 8.0 * d0 + 7.0 * d1 + 0.5 * (3.0 * e0 - 2.0 * e1),
+          6.0 * dy - 3.0 * d0 - 3.0 * d1 - 0.5 * (e0 - e1)};
+}
+
+double polynomial(const Coefficients& c, double s) {
+  return c[0] + s * (c[1] + s * (c[2] + s * (c[3] + s * (c[4] + s * c[5]))));
+}
+
+}  // namespace
+
+// x(w) at one point, with its first two derivatives. With p = w^a and f the beta density,
+//   x' = dx/dw = (dp/dw) / f(x) = a p / (w f(x))
+//   x'' = x' ((a - 1) D / w + x' (b - 1) / (1 - x)),  D = 1 - a p / (x f(x)) = 1 - w x' / x,
+// from d ln x' / dw = (a - 1) / w - x' f'(x) / f(x) and f'/f = (a - 1) / x - (b - 1) / (1 - x).
+// D is O(x) as x -> 0, and for a < 1 an octave spans many orders of magnitude of w, so there
+// D comes from its series instead of the difference:
+//   a p / (x f) = (1 - x) 2F1(1, a + b; a + 1; x)  (Euler's transformation), hence
+//   D = (1 - b) x sum_n t_n x^n / (a + 1 + n),  t_0 = 1, t_(n+1) = t_n (a + b + n) / (a + 1 + n).
+// Deep in the tail, where Boost's inversion can give up, the series in w (see series()) is
+// exact to rounding and takes over.
+struct BetaQuantileTable::Half::Node {
+  double w = 0.0, x = 0.0, d1 = 0.0, d2 = 0.0;
+  bool ok = false;
+};
+
+BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p) const {
+  if (std::max(std::fabs(k_), 1.0) * c_ * w <= 1e-6) return series(w);
+  Node n;
+  n.w = w;
+  double x = 0.0, y = 0.0, f = 0.0;  // x, 1 - x and the density at x
+  try {
+    x = boost::math::ibeta_inv(a_, b_, p, &y, kPolicy);
+    f = boost::math::ibeta_derivative(a_, b_, x, kDensityPolicy);
+  } catch (const std::exception&) {
+    return n;
+  }
+  if (!(w > 0.0) || !(x >= std::numeric_limits<double>::min()) || !(y > 0.0) || !(f > 0.0) ||
+      !std::isfinite(f)) {
+    return n;
+  }
+  const double d1 = a_ * p / (w * f);
+  double d = 0.0;
+  if (a_ < 1.0 && x <= 0.5) {
+    double t = 1.0, sum = 0.0;
+    for (int k = 0; k < 100000; ++k) {
+      const double term = t / (a_ + 1.0 + k);
+      sum += term;
+      if (k > 2 && term <= 1e-17 * sum) break;
+      t *= (a_ + b_ + k) / (a_ + 1.0 + k) * x;
+    }
+    d = (1.0 - b_) * x * sum;
+  } else {
+    d = 1.0 - a_ * p / (x * f);
+  }
+  n.x = x;
+  n.d1 = d1;
+  n.d2 = d1 * ((a_ - 1.0) * d / w + d1 * (b_ - 1.0) / y);
+  n.ok = std::isfinite(n.d1) && std::isfinite(n.d2);
+  return n;
+}
+
+// The tail series. With c = (a B(a, b))^(1/a),
+//   I_x(a, b) = x^a / (a B) (1 - (b - 1) a x / (a + 1) + (b - 1)(b - 2) a x^2 / (2 (a + 2)) - ...)
+// so w = p^(1/a) = (x / c) (1 - k x + m x^2 + O(x^3)) with
+//   k = (b - 1) / (a + 1),  m = (b - 1)(b - 2) / (2 (a + 2)) + (1 - a)(b - 1)^2 / (2 (a + 1)^2),
+// and inverting, with v = c w,
+//   x = v (1 + k v + (2 k^2 - m) v^2 + O(v^3)).
+// Its relative error is about (max(|k|, 1) v)^3, below 1e-17 where node() uses it.
+BetaQuantileTable::Half::Node BetaQuantileTable::Half::series(double w) const {
+  Node n;
+  const double v = c_ * w, q = 2.0 * k_ * k_ - m_;
+  n.w = w;
+  n.x = v * (1.0 + v * (k_ + v * q));
+  n.d1 = c_ * (1.0 + v * (2.0 * k_ + 3.0 * v * q));
+  n.d2 = c_ * c_ * (2.0 * k_ + 6.0 * v * q);
+  n.ok = std::isfinite(n.d1) && std::isfinite(n.d2) && c_ > 0.0 &&
+         (w == 0.0 || n.x >= std::numeric_limits<double>::min());
+  return n;
+}
+
+// Halves the intervals of an octave until the interpolant is within kTolerance (relative) of the
+// exact quantile at every interval's midpoint; the midpoints then serve as the next level's
+// nodes, so m intervals cost 2m + 1 inversions in all. An octave that does not get there within
+// maxIntervals is left to ibeta_inv.
+bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const Node& high,
+                                       int maxIntervals) {
+  octave = {low.w, 0.0, static_cast<std::uint32_t>(coefficients_.size()), 0};
+  if (!low.ok || !high.ok || !(high.w > low.w)) return false;
+  std::vector<Node> nodes = {low, high}, next;
+  std::vector<Coefficients> pieces;
+  for (std::size_t m = 1; m <= static_cast<std::size_t>(maxIntervals); m *= 2) {
+    pieces.clear();
+    next.clear();
+    bool within = true;
+    for (std::size_t i = 0; i < m; ++i) {
+      const Node& l = nodes[i];
+      const Node& r = nodes[i + 1];
+      const double h = r.w - l.w;
+      pieces.push_back(hermite(l.x, h * l.d1, h * h * l.d2, r.x, h * r.d1, h * h * r.d2));
+      const double w = 0.5 * (l.w + r.w);
+      const Node mid = node(w, a_ == 1.0 ? w : std::pow(w, a_));
+      if (!mid.ok) return false;
+      within = within && std::fabs(polynomial(pieces.back(), 0.5) - mid.x) <= kTolerance * mid.x;
+      next.push_back(l);
+      next.push_back(mid);
+    }
+    if (within) {
+      octave.inverseStep = static_cast<double>(m) / (high.w - low.w);
+      octave.count = static_cast<std::uint32_t>(m);
+      coefficients_.insert(coefficients_.end(), pieces.begin(), pieces.end());
+      return true;
+    }
+    next.push_back(high);
+    std::swap(nodes, next);
+  }
+  return false;
+}
+
+// Built from the deepest octave up, so that the entry after an octave's last interval is the
+// next octave's first (its value at the shared end) or, where that octave is not tabulated, an
+// entry holding only that value. Octave k runs from p = 2^-(k+2) to 2^-(k+1), with w = wOf(p)
+// exactly as quantile() computes it. Probabilities below 2^-65 are never drawn from uniforms, so
+// the deepest octave gets only a few intervals; shapes that need more leave it to ibeta_inv.
+BetaQuantileTable::Half::Half(double a, double b)
+    : a_(a),
+      b_(b),
+      inverseA_(1.0 / a),
+      k_((b - 1.0) / (a + 1.0)),
+      m_((b - 1.0) * (b - 2.0) / (2.0 * (a + 2.0)) +
+         (1.0 - a) * (b - 1.0) * (b - 1.0) / (2.0 * (a + 1.0) * (a + 1.0))) {
+  // a B(a, b) directly where it is a normal double (it is close to 1 for small a, whose 1/a
+  // power would magnify the cancellation in a sum of log-gammas), from log-gammas where B
+  // underflows (large shapes, where the 1/a power shrinks their rounding).
+  const double beta = boost::math::beta(a, b, kPolicy);
+  const double logAB = beta >= std::numeric_limits<double>::min() && std::isfinite(beta)
+                           ? std::log(a * beta)
+                           : boost::math::lgamma(a + 1.0, kPolicy) +
+                                 boost::math::lgamma(b, kPolicy) -
+                                 boost::math::lgamma(a + b, kPolicy);
+  c_ = std::exp(logAB / a);
+  Node low = series(0.0);
+  bool previous = false;  // whether the octave below was tabulated
+  for (int k = kOctaves; k >= 0; --k) {
+    const double p = std::ldexp(1.0, -(k + 1));
+    const Node high = node(wOf(p), p);
+    const std::size_t size = coefficients_.size();
+    const bool tabulated = tabulate(octaves_[static_cast<std::size_t>(k)], low, high,
+                                    k == kOctaves ? kMaxDeepIntervals : kMaxIntervals);
+    if (previous && !tabulated) coefficients_.insert(coefficients_.begin() + size, {low.x});
+    previous = tabulated;
+    low = high;
+  }
+  if (low.ok) {
+    top_ = low.x;
+  } else {
+    try {
+      top_ = exact(0.5);
+    } catch (const std::exception&) {
+      top_ = 0.0;  // no lower bound for the other half's draws
+    }
+  }
+  if (previous) coefficients_.push_back({top_});
+}
+
+std::size_t BetaQuantileTable::Half::intervals() const {
+  std::size_t n = 0;
+  for (const Octave& o : octaves_) n += o.count;
+  return n;
+}
+
+int BetaQuantileTable::Half::exactOctaves() const {
+  return static_cast<int>(std::count_if(octaves_.begin(), octaves_.end(),
+                                        [](const Octave& o) { return o.count == 0; }));
+}
+
+// Below 2^-(kOctaves+1): the deepest octave, down to p = 0. NaN and negative p go to ibeta_inv,
+// which throws.
+double BetaQuantileTable::Half::deepTail(double p) const {
+  if (!(p >= 0.0)) return exact(p);
+  return evaluate(octaves_[kOctaves], p);
+}
+
+double BetaQuantileTable::Half::exact(double p) const {
+  return boost::math::ibeta_inv(a_, b_, p, kPolicy);
+}
+
+namespace {
+
+double checkedShape(const char* name, double value) {
+  if (!std::isfinite(value) || !(value > 0.0)) {
+    std::string message = name;
+    message += " must be a finite number > 0, got ";
+    message += std::to_string(value);
+    throw std::invalid_argument(message);
+  }
+  return value;
+}
+
+}  // namespace
+
+BetaQuantileTable::BetaQuantileTable(double alpha, double beta)
+    : lower_(checkedShape("alpha", alpha), checkedShape("beta", beta)), upper_(beta, alpha) {}
+
+}  // namespace spinval

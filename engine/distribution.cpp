@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/math/distributions/students_t.hpp>
 #include <boost/math/quadrature/tanh_sinh.hpp>
 #include <boost/math/special_functions/beta.hpp>
+#include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 #include <cstdio>
 #include <numbers>
 #include <numeric>
 #include <type_traits>
+
+#include "spinval/quantile_table.hpp"
 
 namespace spinval {
 
@@ -326,6 +330,40 @@ struct Ops<Pert> {
   static double sf(const Pert& d, double x) { return Ops<Beta>::sf(asBeta(d), x); }
 };
 
+// Beta and PERT draws go through the Distribution's BetaQuantileTable (within 3e-14 relative of
+// Boost's inverse, see quantile_table.hpp) instead of inverting the incomplete beta each time;
+// their CDFs, moments and truncation windows stay exact. Only the quantiles are needed, so
+// drawOf and upperDrawOf see this as one more continuous distribution.
+struct TabulatedBeta {
+  const BetaQuantileTable* table;
+  double min, max;
+};
+
+template <>
+struct Ops<TabulatedBeta> {
+  static constexpr bool discrete = false;
+  static double quantile(const TabulatedBeta& d, double p) {
+    const double w = d.max - d.min;
+    return p <= 0.5 ? d.min + w * d.table->quantile(p)
+                    : d.max - w * d.table->complementQuantile(1.0 - p);
+  }
+  static double cquantile(const TabulatedBeta& d, double q) {
+    const double w = d.max - d.min;
+    return q <= 0.5 ? d.max - w * d.table->complementQuantile(q)
+                    : d.min + w * d.table->quantile(1.0 - q);
+  }
+};
+
+// What a draw from d evaluates: the tabulated beta for Beta and PERT, d itself otherwise.
+template <class D>
+decltype(auto) drawable(const D& d, const BetaQuantileTable* table) {
+  if constexpr (std::is_same_v<D, Beta> || std::is_same_v<D, Pert>) {
+    return TabulatedBeta{table, d.min, d.max};
+  } else {
+    return (d);
+  }
+}
+
 template <>
 struct Ops<Normal> {
   static constexpr const char* name = "normal";
@@ -480,6 +518,518 @@ struct Ops<Bernoulli> {
   }
 };
 
+// Boost's overflow is reported as infinity instead of thrown: a quantile of a heavy tail at an
+// extreme u (a t with dof 0.01 at u = 1e-300) is then an infinite draw, which the window clamps
+// and the model reports, never an exception out of a sampler.
+constexpr boost::math::policies::policy<
+    boost::math::policies::promote_double<false>,
+    boost::math::policies::overflow_error<boost::math::policies::ignore_error>>
+    kTailPolicy;
+using StudentsT = boost::math::students_t_distribution<double, std::decay_t<decltype(kTailPolicy)>>;
+using StudentsTLong = boost::math::students_t_distribution<
+    double, boost::math::policies::policy<
+                boost::math::policies::overflow_error<boost::math::policies::ignore_error>>>;
+
+// location + scale T. T is symmetric, so S(x) = F(2 location - x) and the complement quantile is
+// location - scale Q_T(q), both without cancellation.
+template <>
+struct Ops<StudentT> {
+  static constexpr const char* name = "student_t";
+  static constexpr bool discrete = false, ownBounds = false;
+  static void prepare(StudentT& d) {
+    requireFinite("location", d.location);
+    requirePositive("scale", d.scale);
+    requirePositive("dof", d.dof);
+  }
+  static std::string params(const StudentT& d) {
+    return "location " + num(d.location) + ", scale " + num(d.scale) + ", dof " + num(d.dof);
+  }
+  static Support support(const StudentT&) { return {-kInfinity, kInfinity}; }
+  static Moments moments(const StudentT& d) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (!(d.dof > 1.0)) return {nan, nan};
+    if (!(d.dof > 2.0)) return {d.location, kInfinity};
+    return {d.location, d.scale * d.scale * (d.dof / (d.dof - 2.0))};
+  }
+  // Q_T(p). Boost's inverse kept in double agrees with its long double evaluation within 1e-14
+  // wherever |Q_T| < 1e50, but can be off by a factor 2 or overflow beyond (dof 3 at p = 1e-200);
+  // those far-tail points, reached only through truncation windows, are recomputed in long double
+  // at about 7 times the cost.
+  static double standard(double dof, double p) {
+    const double t = boost::math::quantile(StudentsT(dof), p);
+    return std::fabs(t) <= 1e30 ? t : boost::math::quantile(StudentsTLong(dof), p);
+  }
+  static double quantile(const StudentT& d, double p) {
+    return d.location + d.scale * standard(d.dof, p);
+  }
+  static double cquantile(const StudentT& d, double q) {
+    return d.location - d.scale * standard(d.dof, q);
+  }
+  static double cdf(const StudentT& d, double x) {
+    return boost::math::cdf(StudentsT(d.dof), (x - d.location) / d.scale);
+  }
+  static double sf(const StudentT& d, double x) {
+    return boost::math::cdf(StudentsT(d.dof), (d.location - x) / d.scale);
+  }
+};
+
+// Gamma(k, theta) = theta G with G ~ Gamma(k, 1): F(x) = P(k, x / theta) and S(x) = Q(k, x /
+// theta), the regularised incomplete gamma functions, inverted by Boost's gamma_p_inv and
+// gamma_q_inv.
+template <>
+struct Ops<Gamma> {
+  static constexpr const char* name = "gamma";
+  static constexpr bool discrete = false, ownBounds = false;
+  static void prepare(Gamma& d) {
+    requirePositive("shape", d.shape);
+    requirePositive("scale", d.scale);
+  }
+  static std::string params(const Gamma& d) {
+    return "shape " + num(d.shape) + ", scale " + num(d.scale);
+  }
+  static Support support(const Gamma&) { return {0.0, kInfinity}; }
+  static Moments moments(const Gamma& d) {
+    return {d.shape * d.scale, d.shape * d.scale * d.scale};
+  }
+  static double quantile(const Gamma& d, double p) {
+    return d.scale * boost::math::gamma_p_inv(d.shape, p, kTailPolicy);
+  }
+  static double cquantile(const Gamma& d, double q) {
+    return d.scale * boost::math::gamma_q_inv(d.shape, q, kTailPolicy);
+  }
+  static double cdf(const Gamma& d, double x) {
+    return x > 0.0 ? boost::math::gamma_p(d.shape, x / d.scale, kTailPolicy) : 0.0;
+  }
+  static double sf(const Gamma& d, double x) {
+    return x > 0.0 ? boost::math::gamma_q(d.shape, x / d.scale, kTailPolicy) : 1.0;
+  }
+};
+
+// ln X uniform on [ln a, ln b], L = ln(b / a): F(x) = ln(x / a) / L, Q(p) = a exp(p L),
+// E X = (b - a) / L, E X^2 = (b^2 - a^2) / (2 L).
+template <>
+struct Ops<Loguniform> {
+  static constexpr const char* name = "loguniform";
+  static constexpr bool discrete = false, ownBounds = true;
+  static void prepare(Loguniform& d) {
+    requirePositive("min", d.min);
+    requireOrdered(d.min, d.max);
+  }
+  static std::string params(const Loguniform& d) {
+    return "min " + num(d.min) + ", max " + num(d.max);
+  }
+  static Support support(const Loguniform& d) { return {d.min, d.max}; }
+  static double span(const Loguniform& d) { return std::log(d.max / d.min); }
+  static Moments moments(const Loguniform& d) {
+    const double l = span(d), w = d.max - d.min;
+    const double mean = w / l;
+    // Var = (b - a)((b + a) L - 2 (b - a)) / (2 L^2).
+    return {mean, std::max(w * ((d.max + d.min) * l - 2.0 * w) / (2.0 * l * l), 0.0)};
+  }
+  static double quantile(const Loguniform& d, double p) { return d.min * std::exp(p * span(d)); }
+  static double cquantile(const Loguniform& d, double q) { return d.max * std::exp(-q * span(d)); }
+  static double cdf(const Loguniform& d, double x) {
+    if (x <= d.min) return 0.0;
+    return x >= d.max ? 1.0 : std::log(x / d.min) / span(d);
+  }
+  static double sf(const Loguniform& d, double x) {
+    if (x <= d.min) return 1.0;
+    return x >= d.max ? 0.0 : std::log(d.max / x) / span(d);
+  }
+};
+
+// Both forms are piecewise linear in the quantile: between knots t_j < t_(j+1) of probability,
+// Q runs linearly from x_j to x_(j+1). For observations the knots are t_i = i / (n - 1) at the
+// sorted values (type 7, evaluated directly by its index formula); for a histogram they are the
+// cumulative weights at the bin edges, found by binary search. The complement quantile and the
+// survival function count from the top so that the upper tail keeps its digits.
+template <>
+struct Ops<Empirical> {
+  static constexpr const char* name = "empirical";
+  static constexpr bool discrete = false, ownBounds = false;
+  static bool isHistogram(const Empirical& d) { return d.values.empty(); }
+  static std::string at(std::size_t i) {
+    std::string s = "[";
+    s += std::to_string(i);
+    s += ']';
+    return s;
+  }
+  static void prepare(Empirical& d) {
+    if (!d.values.empty()) {
+      if (!d.bins.empty() || !d.weights.empty()) {
+        fail("bins", "give either values (observations) or bins with weights, not both");
+      }
+      if (d.values.size() < 2) {
+        fail("values",
+             "values must list at least 2 observations, got " + std::to_string(d.values.size()));
+      }
+      for (std::size_t i = 0; i < d.values.size(); ++i) {
+        if (!std::isfinite(d.values[i])) {
+          fail("values", "values" + at(i) + " must be a finite number, got " + num(d.values[i]));
+        }
+      }
+      std::sort(d.values.begin(), d.values.end());
+      if (!(d.values.front() < d.values.back())) {
+        fail("values", "values must not all be equal (all are " + num(d.values.front()) + ")");
+      }
+      d.cumulative.clear();
+      d.complement.clear();
+      return;
+    }
+    if (d.bins.size() < 2) {
+      fail("bins", "bins must list at least 2 edges (or give values), got " +
+                       std::to_string(d.bins.size()));
+    }
+    for (std::size_t i = 0; i < d.bins.size(); ++i) {
+      if (!std::isfinite(d.bins[i])) {
+        fail("bins", "bins" + at(i) + " must be a finite number, got " + num(d.bins[i]));
+      }
+      if (i > 0 && !(d.bins[i] > d.bins[i - 1])) {
+        fail("bins", "bins must be strictly increasing, got bins" + at(i) + " = " + num(d.bins[i]) +
+                         " after " + num(d.bins[i - 1]));
+      }
+    }
+    const std::size_t k = d.bins.size() - 1;
+    if (d.weights.size() != k) {
+      fail("weights", "weights has " + std::to_string(d.weights.size()) + " entries but bins has " +
+                          std::to_string(k) + " bins; give one weight per bin");
+    }
+    double sum = 0.0;
+    for (std::size_t i = 0; i < k; ++i) {
+      if (!std::isfinite(d.weights[i]) || !(d.weights[i] >= 0.0)) {
+        fail("weights", "weights" + at(i) + " must be >= 0, got " + num(d.weights[i]));
+      }
+      sum += d.weights[i];
+    }
+    if (!(sum > 0.0)) fail("weights", "weights must not all be 0");
+    d.cumulative.assign(k + 1, 0.0);
+    d.complement.assign(k + 1, 0.0);
+    for (std::size_t j = 0; j < k; ++j) d.cumulative[j + 1] = d.cumulative[j] + d.weights[j] / sum;
+    for (std::size_t j = k; j-- > 0;) d.complement[j] = d.complement[j + 1] + d.weights[j] / sum;
+    d.cumulative[k] = 1.0;
+    d.complement[0] = 1.0;
+  }
+  static std::string params(const Empirical& d) {
+    if (!isHistogram(d)) {
+      return std::to_string(d.values.size()) + " values in [" + num(d.values.front()) + ", " +
+             num(d.values.back()) + "]";
+    }
+    return std::to_string(d.weights.size()) + " bins in [" + num(d.bins.front()) + ", " +
+           num(d.bins.back()) + "]";
+  }
+  static Support support(const Empirical& d) {
+    if (!isHistogram(d)) return {d.values.front(), d.values.back()};
+    // Empty bins at either end are outside the support.
+    std::size_t first = 0, last = d.weights.size();
+    while (d.weights[first] == 0.0) ++first;
+    while (d.weights[last - 1] == 0.0) --last;
+    return {d.bins[first], d.bins[last]};
+  }
+  // Calls piece(t0, t1, x0, x1) for each linear piece of the quantile, in order.
+  template <class F>
+  static void forEachPiece(const Empirical& d, F piece) {
+    if (!isHistogram(d)) {
+      const double n1 = static_cast<double>(d.values.size() - 1);
+      for (std::size_t i = 0; i + 1 < d.values.size(); ++i) {
+        piece(static_cast<double>(i) / n1, static_cast<double>(i + 1) / n1, d.values[i],
+              d.values[i + 1]);
+      }
+      return;
+    }
+    for (std::size_t j = 0; j < d.weights.size(); ++j) {
+      piece(d.cumulative[j], d.cumulative[j + 1], d.bins[j], d.bins[j + 1]);
+    }
+  }
+  // Mean and variance of Q over probabilities [t0, t1]: on a piece where Q is linear from a to b
+  // over a length l of probability, int Q = l (a + b) / 2 and int (Q - m)^2 = l (a'^2 + a' b' +
+  // b'^2) / 3 with a' = a - m, b' = b - m.
+  static Moments momentsBetween(const Empirical& d, double t0, double t1, double lower,
+                                double upper) {
+    const auto clip = [&](const auto& use) {
+      forEachPiece(d, [&](double s0, double s1, double x0, double x1) {
+        const double a = std::max(s0, t0), b = std::min(s1, t1);
+        if (!(b > a)) return;
+        const double slope = (x1 - x0) / (s1 - s0);
+        use(b - a, std::clamp(x0 + (a - s0) * slope, lower, upper),
+            std::clamp(x0 + (b - s0) * slope, lower, upper));
+      });
+    };
+    double mass = 0.0, sum = 0.0;
+    clip([&](double l, double a, double b) {
+      mass += l;
+      sum += l * 0.5 * (a + b);
+    });
+    const double mean = sum / mass;
+    double squares = 0.0;
+    clip([&](double l, double a, double b) {
+      a -= mean;
+      b -= mean;
+      squares += l * (a * a + a * b + b * b) / 3.0;
+    });
+    return {mean, squares / mass};
+  }
+  static Moments moments(const Empirical& d) {
+    const Support s = support(d);
+    return momentsBetween(d, 0.0, 1.0, s.lower, s.upper);
+  }
+  static double quantile(const Empirical& d, double p) {
+    if (!isHistogram(d)) {
+      const std::size_t last = d.values.size() - 2;
+      const double h = static_cast<double>(d.values.size() - 1) * p;
+      const std::size_t i = h > 0.0 ? std::min(static_cast<std::size_t>(h), last) : 0;
+      return d.values[i] + (h - static_cast<double>(i)) * (d.values[i + 1] - d.values[i]);
+    }
+    // The bin b with cumulative[b] < p <= cumulative[b + 1]; empty bins are never chosen.
+    if (!(p > 0.0)) return support(d).lower;
+    const auto c = d.cumulative.begin();
+    const std::size_t j = static_cast<std::size_t>(
+        std::partition_point(c + 1, d.cumulative.end(), [p](double v) { return v < p; }) - c);
+    if (j >= d.cumulative.size()) return support(d).upper;
+    const std::size_t b = j - 1;
+    const double t = (p - d.cumulative[b]) / (d.cumulative[j] - d.cumulative[b]);
+    return d.bins[b] + std::clamp(t, 0.0, 1.0) * (d.bins[j] - d.bins[b]);
+  }
+  static double cquantile(const Empirical& d, double q) {
+    if (!isHistogram(d)) {
+      const std::size_t n = d.values.size(), last = n - 2;
+      const double h = static_cast<double>(n - 1) * q;
+      const std::size_t j = h > 0.0 ? std::min(static_cast<std::size_t>(h), last) : 0;
+      const double top = d.values[n - 1 - j], below = d.values[n - 2 - j];
+      return top - (h - static_cast<double>(j)) * (top - below);
+    }
+    // The bin b with complement[b + 1] < q <= complement[b].
+    if (!(q > 0.0)) return support(d).upper;
+    const auto s = d.complement.begin();
+    const std::size_t j = static_cast<std::size_t>(
+        std::partition_point(s + 1, d.complement.end(), [q](double v) { return v >= q; }) - s);
+    if (j >= d.complement.size()) return support(d).lower;
+    const std::size_t b = j - 1;
+    const double t = (q - d.complement[j]) / (d.complement[b] - d.complement[j]);
+    return d.bins[j] - std::clamp(t, 0.0, 1.0) * (d.bins[j] - d.bins[b]);
+  }
+  // The piece [x_i, x_(i+1)) holding x, with x_i <= x < x_(i+1), and the fraction of it below x.
+  static std::pair<std::size_t, double> locate(const std::vector<double>& knots, double x) {
+    const std::size_t i = static_cast<std::size_t>(std::upper_bound(knots.begin(), knots.end(), x) -
+                                                   knots.begin() - 1);
+    return {i, (x - knots[i]) / (knots[i + 1] - knots[i])};
+  }
+  static double cdf(const Empirical& d, double x) {
+    const std::vector<double>& knots = isHistogram(d) ? d.bins : d.values;
+    if (x < knots.front()) return 0.0;
+    if (x >= knots.back()) return 1.0;
+    const auto [i, f] = locate(knots, x);
+    if (!isHistogram(d)) {
+      return (static_cast<double>(i) + f) / static_cast<double>(knots.size() - 1);
+    }
+    return d.cumulative[i] + f * (d.cumulative[i + 1] - d.cumulative[i]);
+  }
+  static double sf(const Empirical& d, double x) {
+    const std::vector<double>& knots = isHistogram(d) ? d.bins : d.values;
+    if (x < knots.front()) return 1.0;
+    if (x >= knots.back()) return 0.0;
+    const auto [i, f] = locate(knots, x);
+    if (!isHistogram(d)) {
+      const std::size_t n1 = knots.size() - 1;
+      return (static_cast<double>(n1 - 1 - i) + (1.0 - f)) / static_cast<double>(n1);
+    }
+    return d.complement[i + 1] + (1.0 - f) * (d.complement[i] - d.complement[i + 1]);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Mixtures
+//
+// F = sum_k w_k F_k. Every F_k(x) < p for x < min_k Q_k(p), and F_k(x) >= p at max_k Q_k(p), so
+// the components' own quantiles at p bracket the smallest x with F(x) >= p. Brent's method
+// (inverse quadratic interpolation guarded by bisection; Brent, "Algorithms for Minimization
+// without Derivatives", 1973, ch. 4) narrows the bracket to 4 ulps of its larger end; in the
+// upper half it solves S(x) = q with the components' complement quantiles and survival functions
+// instead, so that both tails keep their relative precision. Where the root is a jump of a
+// discrete component, the bracket closes on that atom, which is returned exactly.
+
+struct MixtureRoot {
+  const Mixture& d;
+  bool upper;  // solve S(x) <= q rather than F(x) >= p
+  double p;
+
+  // Non-decreasing in x; the answer is the smallest x where it is >= 0.
+  double operator()(double x) const {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < d.components.size(); ++k) {
+      sum += d.weights[k] * (upper ? d.components[k].sf(x) : d.components[k].cdf(x));
+    }
+    return upper ? p - sum : sum - p;
+  }
+};
+
+double solveMixture(const Mixture& d, double p, bool upper) {
+  const MixtureRoot g{d, upper, p};
+  double lo = kInfinity, hi = -kInfinity;
+  for (const Distribution& c : d.components) {
+    const double x = upper ? c.cquantile(p) : c.quantile(p);
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  if (!(lo < hi)) return lo;
+  // A component quantile that overflowed leaves the bracket open; +-1e300 stands in for it, so
+  // that the root search below stays finite.
+  lo = std::max(lo, -1e300);
+  hi = std::min(hi, 1e300);
+  double a = lo, b = hi, fa = g(a), fb = g(b);
+  // The bracket holds mathematically; a computed value on the wrong side is rounding at an end.
+  if (fa >= 0.0) return a;
+  if (fb < 0.0) return b;
+  const double eps = std::numeric_limits<double>::epsilon();
+  const double xtol = 2.0 * eps * std::max(std::fabs(lo), std::fabs(hi));
+  double c = a, fc = fa, step = b - a, previous = step;
+  for (int iteration = 0; iteration < 200; ++iteration) {
+    if ((fb >= 0.0) == (fc >= 0.0)) {
+      c = a;
+      fc = fa;
+      step = previous = b - a;
+    }
+    if (std::fabs(fc) < std::fabs(fb)) {
+      a = b;
+      b = c;
+      c = a;
+      fa = fb;
+      fb = fc;
+      fc = fa;
+    }
+    const double tol = 2.0 * eps * std::fabs(b) + 0.5 * xtol;
+    const double half = 0.5 * (c - b);
+    if (std::fabs(half) <= tol || fb == 0.0) break;
+    if (std::fabs(previous) >= tol && std::fabs(fa) > std::fabs(fb)) {
+      // Secant (a == c) or inverse quadratic interpolation, accepted when it stays well inside.
+      const double s = fb / fa;
+      double pn = 0.0, pd = 0.0;
+      if (a == c) {
+        pn = 2.0 * half * s;
+        pd = 1.0 - s;
+      } else {
+        const double r = fb / fc, t = fa / fc;
+        pn = s * (2.0 * half * t * (t - r) - (b - a) * (r - 1.0));
+        pd = (t - 1.0) * (r - 1.0) * (s - 1.0);
+      }
+      if (pn > 0.0) {
+        pd = -pd;
+      } else {
+        pn = -pn;
+      }
+      if (2.0 * pn < std::min(3.0 * half * pd - std::fabs(tol * pd), std::fabs(previous * pd))) {
+        previous = step;
+        step = pn / pd;
+      } else {
+        step = half;
+        previous = step;
+      }
+    } else {
+      step = half;
+      previous = step;
+    }
+    a = b;
+    fa = fb;
+    b += std::fabs(step) > tol ? step : (half > 0.0 ? tol : -tol);
+    fb = g(b);
+  }
+  // b and c bracket the answer; snap to an atom of a discrete component inside (missed, reached].
+  const double reached = fb >= 0.0 ? b : c, missed = fb >= 0.0 ? c : b;
+  double atom = kInfinity;
+  for (const Distribution& comp : d.components) {
+    if (!comp.isDiscrete()) continue;
+    const double f = comp.cdf(reached);
+    if (!(f > 0.0)) continue;
+    const double v = comp.quantile(f);  // the largest atom at or below `reached`
+    if (v > missed && v <= reached && v < atom && g(v) >= 0.0) atom = v;
+  }
+  return atom != kInfinity ? atom : b;
+}
+
+template <>
+struct Ops<Mixture> {
+  static constexpr const char* name = "mixture";
+  static constexpr bool discrete = false, ownBounds = false;
+  static void prepare(Mixture& d) {
+    if (d.components.empty()) fail("components", "components must list at least one distribution");
+    if (d.weights.size() != d.components.size()) {
+      fail("weights", "weights has " + std::to_string(d.weights.size()) +
+                          " entries but components has " + std::to_string(d.components.size()) +
+                          "; give one weight per component");
+    }
+    double sum = 0.0;
+    for (std::size_t i = 0; i < d.weights.size(); ++i) {
+      if (!std::isfinite(d.weights[i]) || !(d.weights[i] > 0.0)) {
+        fail("weights",
+             "weights" + Ops<Empirical>::at(i) + " must be > 0, got " + num(d.weights[i]));
+      }
+      sum += d.weights[i];
+    }
+    if (!(std::fabs(sum - 1.0) <= 1e-9)) {
+      fail("weights", "weights sum to " + num(sum, 12) + ", expected 1 (+-1e-9)");
+    }
+    for (double& w : d.weights) w /= sum;
+  }
+  static bool hasDiscrete(const Mixture& d) {
+    return std::any_of(d.components.begin(), d.components.end(),
+                       [](const Distribution& c) { return c.isDiscrete(); });
+  }
+  // A jump in F would make the truncated window's probabilities ambiguous at its ends.
+  static void checkTruncation(const Mixture& d, bool hasMin, bool hasMax) {
+    if ((hasMin || hasMax) && hasDiscrete(d)) {
+      fail(hasMin ? "min" : "max",
+           "a mixture with a discrete component cannot be truncated; give the components min "
+           "and max instead");
+    }
+  }
+  static std::string params(const Mixture& d) {
+    std::string weights = "weights [", components = "components [";
+    for (std::size_t i = 0; i < d.weights.size(); ++i) {
+      if (i > 0) {
+        weights += ", ";
+        components += ", ";
+      }
+      weights += num(d.weights[i]);
+      components += d.components[i].describe();
+    }
+    return weights + "], " + components + "]";
+  }
+  static Support support(const Mixture& d) {
+    Support s{kInfinity, -kInfinity};
+    for (const Distribution& c : d.components) {
+      s.lower = std::min(s.lower, c.lower());
+      s.upper = std::max(s.upper, c.upper());
+    }
+    return s;
+  }
+  // E X = sum w_k m_k, Var X = sum w_k (v_k + (m_k - E X)^2).
+  static Moments moments(const Mixture& d) {
+    double mean = 0.0, variance = 0.0;
+    for (std::size_t k = 0; k < d.weights.size(); ++k)
+      mean += d.weights[k] * d.components[k].mean();
+    for (std::size_t k = 0; k < d.weights.size(); ++k) {
+      const double e = d.components[k].mean() - mean;
+      variance += d.weights[k] * (d.components[k].variance() + e * e);
+    }
+    return {mean, variance};
+  }
+  static double quantile(const Mixture& d, double p) {
+    return p <= 0.5 ? solveMixture(d, p, false) : solveMixture(d, 1.0 - p, true);
+  }
+  static double cquantile(const Mixture& d, double q) {
+    return q <= 0.5 ? solveMixture(d, q, true) : solveMixture(d, 1.0 - q, false);
+  }
+  static double cdf(const Mixture& d, double x) {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < d.weights.size(); ++k) sum += d.weights[k] * d.components[k].cdf(x);
+    return std::clamp(sum, 0.0, 1.0);
+  }
+  static double sf(const Mixture& d, double x) {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < d.weights.size(); ++k) sum += d.weights[k] * d.components[k].sf(x);
+    return std::clamp(sum, 0.0, 1.0);
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // Truncation to [min, max]
 //
@@ -531,6 +1081,39 @@ double cdfIn(const D& d, const Window& w, double x) {
   }
 }
 
+// The mirror images of drawOf and cdfIn: the truncated quantile at 1 - q is S^-1(sHigh + q mass),
+// or F^-1(uLow + (1 - q) mass) where that probability of S would exceed 1/2; the truncated
+// survival function is (S(x) - sHigh) / mass, or its complement through F where S(x) > 1/2.
+template <class D>
+double upperDrawOf(const D& d, const Window& w, double q) {
+  using O = Ops<D>;
+  if constexpr (O::discrete) {
+    return O::quantile(d, 1.0 - q);
+  } else {
+    if (!w.truncated()) return clampTo(O::cquantile(d, q), w.lower, w.upper);
+    const double s = w.sHigh + q * w.mass;
+    const double x = s <= 0.5 ? O::cquantile(d, s) : O::quantile(d, w.uLow + (1.0 - q) * w.mass);
+    return clampTo(x, w.lower, w.upper);
+  }
+}
+
+template <class D>
+double sfIn(const D& d, const Window& w, double x) {
+  using O = Ops<D>;
+  if constexpr (O::discrete) {
+    return 1.0 - O::cdf(d, x);
+  } else {
+    if (x < w.lower) return 1.0;
+    if (x >= w.upper) return 0.0;
+    if (!w.truncated()) return O::sf(d, x);
+    const double s = O::sf(d, x);
+    if (s <= 0.5) return std::clamp((s - w.sHigh) / w.mass, 0.0, 1.0);
+    const double f = O::cdf(d, x);
+    const double above = (w.uHigh - f) / w.mass;
+    return std::clamp(above <= 0.5 ? above : 1.0 - (f - w.uLow) / w.mass, 0.0, 1.0);
+  }
+}
+
 std::string describeTruncation(bool ownBounds, double min, double max) {
   const bool hasMin = min != -kInfinity, hasMax = max != kInfinity;
   if (!hasMin && !hasMax) return "";
@@ -558,6 +1141,9 @@ Window windowOf(const D& d, double min, double max) {
     }
     return {s.lower, s.upper, 0.0, 1.0, 1.0, 0.0, 1.0};
   } else {
+    if constexpr (requires { O::checkTruncation(d, true, true); }) {
+      O::checkTruncation(d, hasMin, hasMax);
+    }
     if (std::isnan(min)) fail("min", "min must be a number, got nan");
     if (std::isnan(max)) fail("max", "max must be a number, got nan");
     if (!(min < max)) fail("max", "min must be < max, got min " + num(min) + ", max " + num(max));
@@ -637,6 +1223,54 @@ Moments truncatedMoments(const D& d, const Window& w) {
   return {mean, integrator.integrate(square, 0.0, 1.0, kTolerance)};
 }
 
+// A window bounded on both sides integrates the bounded quantile as above. A window open on one
+// side keeps that heavy tail, where the quadrature converges slowly, so it uses closed forms in
+// the standardised bounds a, b (one infinite) of T ~ t_v with density f and mass Z:
+//   t f(t) = -d/dt [(v + t^2) f(t) / (v - 1)]           so  E[T; a<T<b] = [(v + a^2) f(a) -
+//                                                            (v + b^2) f(b)] / (v - 1), v > 1;
+//   (v + t^2) f_v(t) = v (v - 1) / (v - 2) k f_(v-2)(k t), k = sqrt((v - 2) / v), so
+//   E[T^2; a<T<b] = v (v - 1) / (v - 2) P(k a < T_(v-2) < k b) - v Z,                   v > 2.
+// For v <= 1 the mean is infinite towards the open tail; for v <= 2 so is the variance.
+Moments truncatedMoments(const StudentT& d, const Window& w) {
+  const bool lowerTail = w.lower == -kInfinity, upperTail = w.upper == kInfinity;
+  if (!(lowerTail || upperTail)) return truncatedMoments<StudentT>(d, w);
+  if (!(d.dof > 1.0)) return {upperTail ? kInfinity : -kInfinity, kInfinity};
+  const double v = d.dof;
+  const double a = (w.lower - d.location) / d.scale, b = (w.upper - d.location) / d.scale;
+  const auto weighted = [&](double t) {
+    return std::isfinite(t) ? (v + t * t) * boost::math::pdf(StudentsT(v), t) : 0.0;
+  };
+  const double m = (weighted(a) - weighted(b)) / ((v - 1.0) * w.mass);
+  if (!(v > 2.0)) return {d.location + d.scale * m, kInfinity};
+  // P(lo < T < hi) for t_(v-2) as a difference of the two smaller tail areas.
+  const StudentsT t2(v - 2.0);
+  const double k = std::sqrt((v - 2.0) / v);
+  const auto below = [&](double t) {
+    return std::isinf(t) ? (t < 0.0 ? 0.0 : 1.0) : boost::math::cdf(t2, t);
+  };
+  const double lo = k * a, hi = k * b;
+  double inside = 0.0;
+  if (lo >= 0.0) {
+    inside = below(-lo) - below(-hi);
+  } else if (hi <= 0.0) {
+    inside = below(hi) - below(lo);
+  } else {
+    inside = 1.0 - below(lo) - below(-hi);
+  }
+  const double m2 = (v * (v - 1.0) / (v - 2.0) * inside - v * w.mass) / w.mass;
+  return {d.location + d.scale * m, d.scale * d.scale * std::max(m2 - m * m, 0.0)};
+}
+
+// A truncated log-uniform is the log-uniform on the window.
+Moments truncatedMoments(const Loguniform&, const Window& w) {
+  return Ops<Loguniform>::moments(Loguniform{w.lower, w.upper});
+}
+
+// Exact: the quantile is linear in each piece of [uLow, uHigh].
+Moments truncatedMoments(const Empirical& d, const Window& w) {
+  return Ops<Empirical>::momentsBetween(d, w.uLow, w.uHigh, w.lower, w.upper);
+}
+
 template <class D>
 Moments momentsIn(const D& d, const Window& w) {
   using O = Ops<D>;
@@ -688,18 +1322,26 @@ Distribution::Distribution(DistributionKind kind, double min, double max)
   sLow_ = w.sLow;
   sHigh_ = w.sHigh;
   mass_ = w.mass;
+  if (const auto* beta = std::get_if<Beta>(&kind_)) {
+    betaTable_ = std::make_shared<const BetaQuantileTable>(beta->alpha, beta->beta);
+  } else if (const auto* pert = std::get_if<Pert>(&kind_)) {
+    const Beta shape = Ops<Pert>::asBeta(*pert);
+    betaTable_ = std::make_shared<const BetaQuantileTable>(shape.alpha, shape.beta);
+  }
 }
 
 double Distribution::quantile(double u) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
-  return std::visit([&](const auto& d) { return drawOf(d, w, u); }, kind_);
+  return std::visit([&](const auto& d) { return drawOf(drawable(d, betaTable_.get()), w, u); },
+                    kind_);
 }
 
 void Distribution::quantiles(const double* u, double* out, std::size_t n) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
   std::visit(
       [&](const auto& d) {
-        for (std::size_t i = 0; i < n; ++i) out[i] = drawOf(d, w, u[i]);
+        const auto& drawn = drawable(d, betaTable_.get());
+        for (std::size_t i = 0; i < n; ++i) out[i] = drawOf(drawn, w, u[i]);
       },
       kind_);
 }
@@ -707,6 +1349,17 @@ void Distribution::quantiles(const double* u, double* out, std::size_t n) const 
 double Distribution::cdf(double x) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
   return std::visit([&](const auto& d) { return cdfIn(d, w, x); }, kind_);
+}
+
+double Distribution::sf(double x) const {
+  const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
+  return std::visit([&](const auto& d) { return sfIn(d, w, x); }, kind_);
+}
+
+double Distribution::cquantile(double q) const {
+  const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
+  return std::visit([&](const auto& d) { return upperDrawOf(drawable(d, betaTable_.get()), w, q); },
+                    kind_);
 }
 
 double Distribution::mean() const {
@@ -726,6 +1379,10 @@ bool Distribution::isConstant() const {
 }
 
 bool Distribution::isDiscrete() const {
+  if (const auto* mixture = std::get_if<Mixture>(&kind_)) {
+    return std::all_of(mixture->components.begin(), mixture->components.end(),
+                       [](const Distribution& c) { return c.isDiscrete(); });
+  }
   return std::visit([](const auto& d) { return Ops<std::decay_t<decltype(d)>>::discrete; }, kind_);
 }
 

@@ -7,19 +7,27 @@
 
 #include <algorithm>
 #include <boost/math/distributions/beta.hpp>
+#include <boost/math/distributions/chi_squared.hpp>
+#include <boost/math/distributions/gamma.hpp>
 #include <boost/math/distributions/lognormal.hpp>
 #include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
 #include <boost/math/distributions/triangular.hpp>
 #include <boost/math/distributions/uniform.hpp>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <boost/math/special_functions/beta.hpp>
 #include <boost/multiprecision/cpp_bin_float.hpp>
+#include <boost/random/mersenne_twister.hpp>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <iomanip>
 #include <limits>
+#include <numbers>
 #include <string>
 #include <vector>
+
+#include "spinval/rng.hpp"
 
 namespace spinval {
 namespace {
@@ -150,8 +158,10 @@ TEST(Quantile, TriangularMatchesBoost) {
 }
 
 TEST(Quantile, BetaMatchesScaledBoostBeta) {
-  // The reference is Boost's quantile evaluated in long double, the implementation inverts the
-  // incomplete beta in double (measured within 3e-15); 1e-13 leaves room for other shapes.
+  // The reference is Boost's quantile evaluated in long double, the implementation reads a
+  // BetaQuantileTable, within 3e-14 of Boost in double (itself within 3e-15 of long double) at
+  // every interval's midpoint and measured within 4.2e-14 for alpha, beta up to 50; 1e-13 leaves
+  // room for the two.
   const std::vector<Beta> cases = {
       {2, 5}, {0.5, 0.5}, {20, 3, 2, 7}, {1, 1, -1, 1}, {0.8, 6, 0, 100}};
   for (const Beta& b : cases) {
@@ -871,6 +881,869 @@ TEST(Describe, Names) {
   EXPECT_EQ(Distribution(Lognormal{0, 1}).name(), "lognormal");
   EXPECT_EQ(Distribution(Discrete{{1}, {1}}).name(), "discrete");
   EXPECT_EQ(Distribution(Bernoulli{0.5}).name(), "bernoulli");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Student t, gamma, log-uniform, empirical and mixture: quantiles against Boost.Math, closed
+// forms evaluated in 50 digits, or the definitions coded independently here.
+
+TEST(Quantile, StudentTMatchesBoost) {
+  // location + scale Q_T(u) against Boost's quantile in long double (the implementation inverts
+  // in double, measured within 5e-15), with an absolute floor of 1e-15 scale where the draw
+  // passes through location = 0.
+  const std::vector<StudentT> cases = {{0, 1, 3},  {2, 0.5, 1}, {-1, 2, 0.7},
+                                       {0, 1, 30}, {5, 3, 2.5}, {0, 1, 1e6}};
+  for (const StudentT& t : cases) {
+    const Distribution d(t);
+    const boost::math::students_t_distribution<double> ref(t.dof);
+    for (double u : kGrid) {
+      SCOPED_TRACE(d.describe() + " u " + std::to_string(u));
+      const double expected = t.location + t.scale * boost::math::quantile(ref, u);
+      EXPECT_TRUE(near(d.quantile(u), expected, 1e-13, 1e-15 * t.scale));
+    }
+  }
+}
+
+TEST(Quantile, GammaMatchesBoost) {
+  // Boost's gamma quantile in long double against gamma_p_inv / gamma_q_inv in double (measured
+  // within 2e-14, the worst at shape 0.05, whose quantile is P^-1 raised to the power 1 / 0.05).
+  const std::vector<Gamma> cases = {{2, 1.5}, {0.5, 1}, {10, 0.1}, {0.05, 2}, {300, 1}};
+  for (const Gamma& g : cases) {
+    const Distribution d(g);
+    const boost::math::gamma_distribution<double> ref(g.shape, g.scale);
+    for (double u : kGrid) {
+      SCOPED_TRACE(d.describe() + " u " + std::to_string(u));
+      EXPECT_TRUE(near(d.quantile(u), boost::math::quantile(ref, u), 1e-13));
+    }
+  }
+}
+
+TEST(Quantile, LoguniformMatchesClosedForm) {
+  // Q(u) = a (b / a)^u in 50 digits; the double evaluation a exp(u ln(b / a)) carries the
+  // rounding of u ln(b / a) (up to 9.3 here) into a relative error of a few 1e-15.
+  const std::vector<Loguniform> cases = {{1, 10}, {0.01, 100}, {1e9, 4e9}, {2, 2.5}};
+  for (const Loguniform& l : cases) {
+    const Distribution d(l);
+    for (double u : kGrid) {
+      SCOPED_TRACE(d.describe() + " u " + std::to_string(u));
+      const Real50 a(l.min), b(l.max);
+      const double expected = static_cast<double>(a * pow(b / a, Real50(u)));
+      EXPECT_TRUE(near(d.quantile(u), expected, 1e-14));
+    }
+  }
+}
+
+// Type 7 (NumPy's default "linear" method), coded from its definition: on the sorted sample,
+// h = (n - 1) u, Q = x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
+double type7(std::vector<double> x, double u) {
+  std::sort(x.begin(), x.end());
+  const Real50 h = Real50(x.size() - 1) * Real50(u);
+  const std::size_t i = std::min(static_cast<std::size_t>(floor(h)), x.size() - 2);
+  return static_cast<double>(Real50(x[i]) + (h - i) * (Real50(x[i + 1]) - Real50(x[i])));
+}
+
+TEST(Quantile, EmpiricalValuesAreType7) {
+  // numpy.quantile([3, 1, 10, 2], [0.1, 0.5, 0.9]) = [1.3, 2.5, 7.9]: h = 0.3, 1.5, 2.7.
+  const Distribution d(Empirical{{3, 1, 10, 2}});
+  EXPECT_TRUE(near(d.quantile(0.1), 1.3, 1e-15));
+  EXPECT_TRUE(near(d.quantile(0.5), 2.5, 1e-15));
+  EXPECT_TRUE(near(d.quantile(0.9), 7.9, 1e-15));
+  // The knots are the order statistics: u = i / (n - 1) gives x_(i) exactly.
+  EXPECT_EQ(d.quantile(1.0 / 3.0), 2.0);
+  EXPECT_EQ(d.quantile(2.0 / 3.0), 3.0);
+  const std::vector<std::vector<double>> samples = {
+      {3, 1, 10, 2}, {0.5, -2, 7.25, 7.25, 1, 3, 3, 3, 100}, {1e9, 2e9}, {-1, 0, 1}};
+  for (const std::vector<double>& x : samples) {
+    const Distribution e(Empirical{x});
+    for (double u : kGrid) {
+      SCOPED_TRACE(e.describe() + " u " + std::to_string(u));
+      // h - floor h is exact up to the rounding of (n - 1) u: a few ulps of the range.
+      EXPECT_TRUE(near(
+          e.quantile(u), type7(x, u), 1e-15,
+          4e-16 * (*std::max_element(x.begin(), x.end()) - *std::min_element(x.begin(), x.end()))));
+    }
+  }
+}
+
+// The histogram's quantile from its definition: walk the bins to the one whose cumulative
+// probability first reaches u and interpolate linearly inside it.
+double histogramQuantile(const std::vector<double>& edges, const std::vector<double>& weights,
+                         double u) {
+  Real50 total = 0, below = 0;
+  for (double w : weights) total += w;
+  for (std::size_t j = 0; j < weights.size(); ++j) {
+    const Real50 p = Real50(weights[j]) / total;
+    if (p > 0 && (below + p >= u || j + 1 == weights.size())) {
+      return static_cast<double>(edges[j] + (Real50(u) - below) / p * (edges[j + 1] - edges[j]));
+    }
+    below += p;
+  }
+  return edges.back();
+}
+
+TEST(Quantile, EmpiricalBinsAreTheHistogram) {
+  // bins [0, 1, 3, 4], weights [2, 1, 1]: F = 0, 1/2, 3/4, 1 at the edges, so Q(0.1) = 0.2,
+  // Q(0.5) = 1, Q(0.6) = 1 + (0.1 / 0.25) 2 = 1.8, Q(0.9) = 3 + 0.15 / 0.25 = 3.6.
+  const Distribution d(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}});
+  EXPECT_TRUE(near(d.quantile(0.1), 0.2, 1e-15));
+  EXPECT_TRUE(near(d.quantile(0.5), 1.0, 1e-15));
+  EXPECT_TRUE(near(d.quantile(0.6), 1.8, 1e-15));
+  EXPECT_TRUE(near(d.quantile(0.9), 3.6, 1e-15));
+  struct Case {
+    std::vector<double> edges, weights;
+  };
+  const std::vector<Case> cases = {{{0, 1, 3, 4}, {2, 1, 1}},
+                                   {{-5, 0, 2, 3, 10}, {0.1, 0, 0.6, 0.3}},
+                                   {{0, 1, 2, 3}, {0, 5, 0}},
+                                   {{1e3, 2e3}, {7}}};
+  for (const Case& c : cases) {
+    const Distribution e(Empirical{{}, c.edges, c.weights});
+    for (double u : kGrid) {
+      SCOPED_TRACE(e.describe() + " u " + std::to_string(u));
+      EXPECT_TRUE(near(e.quantile(u), histogramQuantile(c.edges, c.weights, u), 1e-14,
+                       1e-15 * (c.edges.back() - c.edges.front())));
+    }
+  }
+}
+
+// A mixture's quantile by bisection on its CDF (or, above the median, its survival function)
+// in 50 digits: 300 halvings of the bracket leave it far below a double's resolution.
+struct Component {
+  double weight;
+  std::function<Real50(Real50)> cdf, sf;
+};
+
+double mixtureQuantile(const std::vector<Component>& parts, double u, double lo, double hi) {
+  const bool upper = u > 0.5;
+  const Real50 target = upper ? Real50(1) - Real50(u) : Real50(u);
+  Real50 a = lo, b = hi;
+  for (int i = 0; i < 300; ++i) {
+    const Real50 m = (a + b) / 2;
+    Real50 sum = 0;
+    for (const Component& c : parts) sum += c.weight * (upper ? c.sf(m) : c.cdf(m));
+    if (upper ? sum <= target : sum >= target) {
+      b = m;
+    } else {
+      a = m;
+    }
+  }
+  return static_cast<double>(b);
+}
+
+TEST(Quantile, MixtureInvertsTheMixtureCdf) {
+  // The root search stops a few ulps wide (measured within 1e-14 relative here); 1e-13 leaves
+  // room for the components' own rounding.
+  using boost::math::complement;
+  const boost::math::normal_distribution<Real50> n01(0, 1), n3(3, 0.5);
+  const boost::math::lognormal_distribution<Real50> ln(0, 0.5);
+  const boost::math::gamma_distribution<Real50> gamma(3, 2);
+  const std::vector<Component> twoNormals = {{0.3, [&](Real50 x) { return cdf(n01, x); },
+                                              [&](Real50 x) { return cdf(complement(n01, x)); }},
+                                             {0.7, [&](Real50 x) { return cdf(n3, x); },
+                                              [&](Real50 x) { return cdf(complement(n3, x)); }}};
+  const auto positive = [](Real50 x, const auto& f) { return x > 0 ? f(x) : Real50(0); };
+  const std::vector<Component> lognormalGamma = {
+      {0.25, [&](Real50 x) { return positive(x, [&](Real50 y) { return cdf(ln, y); }); },
+       [&](Real50 x) { return x > 0 ? cdf(complement(ln, x)) : Real50(1); }},
+      {0.75, [&](Real50 x) { return positive(x, [&](Real50 y) { return cdf(gamma, y); }); },
+       [&](Real50 x) { return x > 0 ? cdf(complement(gamma, x)) : Real50(1); }}};
+  // A normal truncated to [0, inf): (Phi(x) - Phi(0)) / (1 - Phi(0)) = 2 Phi(x) - 1 for x >= 0,
+  // with a uniform on [-1, 2] and a third weight on N(3, 0.5).
+  const std::vector<Component> three = {
+      {0.2, [&](Real50 x) { return x > 0 ? 2 * cdf(n01, x) - 1 : Real50(0); },
+       [&](Real50 x) { return x > 0 ? 2 * cdf(complement(n01, x)) : Real50(1); }},
+      {0.5, [](Real50 x) { return x < -1 ? Real50(0) : (x > 2 ? Real50(1) : (x + 1) / 3); },
+       [](Real50 x) { return x < -1 ? Real50(1) : (x > 2 ? Real50(0) : (2 - x) / 3); }},
+      {0.3, [&](Real50 x) { return cdf(n3, x); },
+       [&](Real50 x) { return cdf(complement(n3, x)); }}};
+  struct Case {
+    Distribution d;
+    const std::vector<Component>* parts;
+    double lo, hi;
+  };
+  const std::vector<Case> cases = {
+      {Distribution(
+           Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}}),
+       &twoNormals, -20, 20},
+      {Distribution(
+           Mixture{{0.25, 0.75}, {Distribution(Lognormal{0, 0.5}), Distribution(Gamma{3, 2})}}),
+       &lognormalGamma, 0, 200},
+      {Distribution(Mixture{{0.2, 0.5, 0.3},
+                            {Distribution(Normal{0, 1}, 0.0), Distribution(Uniform{-1, 2}),
+                             Distribution(Normal{3, 0.5})}}),
+       &three, -2, 20},
+  };
+  for (const Case& c : cases) {
+    for (double u : kGrid) {
+      SCOPED_TRACE(c.d.describe() + " u " + std::to_string(u));
+      EXPECT_TRUE(near(c.d.quantile(u), mixtureQuantile(*c.parts, u, c.lo, c.hi), 1e-13, 1e-15));
+    }
+  }
+}
+
+TEST(Quantile, MixtureWithAtomsReturnsThemExactly) {
+  // 0.3 at 0 and 0.7 N(1, 1): F(0-) = 0.7 Phi(-1) = 0.1110581..., F(0) = 0.4110581..., so every
+  // u in (F(0-), F(0)] draws exactly 0, and u outside it a point of the normal part.
+  const Distribution d(
+      Mixture{{0.3, 0.7}, {Distribution::constant(0), Distribution(Normal{1, 1})}});
+  const double below = 0.7 * boost::math::cdf(boost::math::normal_distribution<double>(1, 1), 0.0);
+  for (double u : {below + 1e-9, 0.2, 0.3, 0.4, below + 0.3 - 1e-9}) EXPECT_EQ(d.quantile(u), 0.0);
+  EXPECT_LT(d.quantile(below - 1e-9), 0.0);
+  EXPECT_GT(d.quantile(below + 0.3 + 1e-9), 0.0);
+  // 0.3 N(1, 1) at x < 0: 0.7 Phi(x - 1) = u; at u = 0.05, x = 1 + Phi^-1(0.05 / 0.7).
+  const boost::math::normal_distribution<double> n01;
+  EXPECT_TRUE(near(d.quantile(0.05), 1 + boost::math::quantile(n01, 0.05 / 0.7), 1e-12));
+  // A mixture of discrete parts is discrete and draws its atoms: {2026, 2027} at 1/2 each with
+  // weight 1/2, 2028 with weight 1/2: F = 1/4, 1/2, 1.
+  const Distribution years(
+      Mixture{{0.5, 0.5},
+              {Distribution(Discrete{{2026, 2027}, {0.5, 0.5}}), Distribution::constant(2028)}});
+  EXPECT_TRUE(years.isDiscrete());
+  EXPECT_EQ(years.quantile(0.1), 2026.0);
+  EXPECT_EQ(years.quantile(0.25), 2026.0);
+  EXPECT_EQ(years.quantile(std::nextafter(0.25, 1.0)), 2027.0);
+  EXPECT_EQ(years.quantile(0.5), 2027.0);
+  EXPECT_EQ(years.quantile(std::nextafter(0.5, 1.0)), 2028.0);
+  EXPECT_EQ(years.quantile(1 - 1e-12), 2028.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Complement quantile and survival function
+
+TEST(UpperTail, ComplementQuantileAndSurvivalMatchBoost) {
+  // cquantile(q) = Q(1 - q) and sf(x) = 1 - F(x), computed without forming 1 - q or 1 - F:
+  // compared with Boost's complement functions at q and S(x) far below 1e-16.
+  using boost::math::complement;
+  const boost::math::normal_distribution<double> n(2.5, 0.3);
+  const boost::math::students_t_distribution<double> t3(3);
+  const boost::math::gamma_distribution<double> g(2, 1.5);
+  for (double q : {1e-300, 1e-100, 1e-20, 1e-12, 0.01, 0.3}) {
+    SCOPED_TRACE(q);
+    EXPECT_TRUE(
+        near(Distribution(Normal{2.5, 0.3}).cquantile(q), quantile(complement(n, q)), 1e-14));
+    EXPECT_TRUE(
+        near(Distribution(StudentT{0, 1, 3}).cquantile(q), quantile(complement(t3, q)), 1e-13));
+    EXPECT_TRUE(near(Distribution(Gamma{2, 1.5}).cquantile(q), quantile(complement(g, q)), 1e-13));
+  }
+  for (double x : {3.0, 5.0, 10.0, 30.0}) {
+    SCOPED_TRACE(x);
+    EXPECT_TRUE(near(Distribution(StudentT{0, 1, 3}).sf(x), cdf(complement(t3, x)), 1e-13));
+    EXPECT_TRUE(near(Distribution(Gamma{2, 1.5}).sf(x), cdf(complement(g, x)), 1e-13));
+  }
+  // Exact where 1 - q is exact.
+  const std::vector<Distribution> cases = {
+      Distribution(Loguniform{1, 100}),
+      Distribution(Empirical{{3, 1, 10, 2}}),
+      Distribution(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}}),
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}}),
+      Distribution(Normal{0, 1}, -1.0, 2.0),
+      Distribution(Gamma{2, 1.5}, 1.0, 4.0)};
+  for (const Distribution& d : cases) {
+    for (int k = 1; k <= 40; k += 3) {
+      const double q = std::ldexp(1.0, -k);
+      SCOPED_TRACE(d.describe() + " q " + std::to_string(q));
+      EXPECT_TRUE(near(d.cquantile(q), d.quantile(1.0 - q), 1e-12, 1e-15));
+      const double x = d.quantile(0.3 + 0.01 * k);
+      EXPECT_TRUE(near(d.sf(x), 1.0 - d.cdf(x), 1e-12, 1e-15));
+    }
+  }
+  // A discrete distribution: S(x) = 1 - F(x).
+  const Distribution discrete(Discrete{{1, 2, 3}, {0.25, 0.25, 0.5}});
+  EXPECT_EQ(discrete.sf(2.0), 0.5);
+  EXPECT_EQ(discrete.cquantile(0.5), 2.0);
+  EXPECT_EQ(discrete.cquantile(0.25), 3.0);
+}
+
+TEST(Cdf, InvertsTheQuantileOfTheNewDistributions) {
+  // As Cdf.InvertsTheQuantile: |cdf(quantile(u)) - u| within 1e-12 u plus the CDF's change
+  // across the neighbouring doubles.
+  const std::vector<Distribution> cases = {
+      Distribution(StudentT{0, 1, 3}),
+      Distribution(StudentT{2, 0.5, 0.7}),
+      Distribution(StudentT{0, 1, 5}, 0.5),
+      Distribution(Gamma{2, 1.5}),
+      Distribution(Gamma{0.5, 1}),
+      Distribution(Gamma{2, 1.5}, 1.0, 4.0),
+      Distribution(Loguniform{0.01, 100}),
+      Distribution(Loguniform{1, 100}, 2.0, 50.0),
+      Distribution(Empirical{{3, 1, 10, 2}}),
+      Distribution(Empirical{{}, {-5, 0, 2, 3, 10}, {0.1, 0, 0.6, 0.3}}),
+      Distribution(Empirical{{3, 1, 10, 2}}, 1.5, 5.0),
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}}),
+      Distribution(
+          Mixture{{0.25, 0.75}, {Distribution(Lognormal{0, 0.5}), Distribution(Gamma{3, 2})}}),
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}},
+                   -1.0, 2.0),
+      Distribution(Uniform{0, 10}, 2.0),
+      Distribution(Triangular{0, 2, 10}, 1.0, 9.5),
+  };
+  for (const Distribution& d : cases) {
+    for (double u : kGrid) {
+      SCOPED_TRACE(d.describe() + " u " + std::to_string(u));
+      const double x = d.quantile(u);
+      const double spread =
+          d.cdf(std::nextafter(x, kInfinity)) - d.cdf(std::nextafter(x, -kInfinity));
+      EXPECT_TRUE(near(d.cdf(x), u, 1e-12, 1e-15 + spread));
+    }
+    if (std::isfinite(d.lower())) {
+      EXPECT_EQ(d.cdf(d.lower() - 1.0), 0.0);
+    }
+    if (std::isfinite(d.upper())) {
+      EXPECT_EQ(d.cdf(d.upper()), 1.0);
+    }
+  }
+}
+
+TEST(Cdf, NewDistributionsMatchBoostAndClosedForms) {
+  const boost::math::students_t_distribution<double> t(3);
+  const boost::math::gamma_distribution<double> g(2, 1.5);
+  for (double x : {-30.0, -2.0, -0.1, 0.0, 0.7, 2.5, 8.0, 40.0}) {
+    SCOPED_TRACE(x);
+    // (x - location) / scale through the t CDF.
+    EXPECT_TRUE(near(Distribution(StudentT{1, 2, 3}).cdf(x), cdf(t, (x - 1) / 2), 1e-13, 1e-300));
+    EXPECT_TRUE(near(Distribution(Gamma{2, 1.5}).cdf(x), x > 0 ? cdf(g, x) : 0.0, 1e-13, 1e-300));
+    // ln(x / 0.5) / ln(20 / 0.5) on [0.5, 20].
+    const double l = x <= 0.5 ? 0.0 : (x >= 20 ? 1.0 : std::log(x / 0.5) / std::log(40.0));
+    EXPECT_TRUE(near(Distribution(Loguniform{0.5, 20}).cdf(x), l, 1e-15, 1e-300));
+  }
+  // Observations 1, 2, 3, 10 have F = 0, 1/3, 2/3, 1 and are linear between; the histogram
+  // [0, 1, 3, 4] with weights 2, 1, 1 has F = 0, 1/2, 3/4, 1.
+  const Distribution values(Empirical{{3, 1, 10, 2}});
+  EXPECT_DOUBLE_EQ(values.cdf(1.5), 1.0 / 6.0);
+  EXPECT_DOUBLE_EQ(values.cdf(6.5), 2.0 / 3.0 + 0.5 / 3.0);
+  EXPECT_EQ(values.cdf(0.99), 0.0);
+  EXPECT_EQ(values.cdf(10.0), 1.0);
+  const Distribution bins(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}});
+  EXPECT_DOUBLE_EQ(bins.cdf(0.5), 0.25);
+  EXPECT_DOUBLE_EQ(bins.cdf(2.0), 0.625);
+  EXPECT_DOUBLE_EQ(bins.cdf(3.5), 0.875);
+  // Repeated observations are atoms: 1, 2, 2, 3 puts 1/3 at 2, F(2-) = 1/3, F(2) = 2/3.
+  const Distribution ties(Empirical{{2, 1, 3, 2}});
+  EXPECT_DOUBLE_EQ(ties.cdf(1.5), 1.0 / 6.0);
+  EXPECT_DOUBLE_EQ(ties.cdf(2.0), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(ties.cdf(2.5), 5.0 / 6.0);
+  for (double u : {0.34, 0.5, 0.66}) EXPECT_EQ(ties.quantile(u), 2.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moments of the new distributions
+
+TEST(Moments, StudentTGammaLoguniformClosedForms) {
+  const auto check = [](const Distribution& d, double mean, double variance) {
+    SCOPED_TRACE(d.describe());
+    EXPECT_TRUE(near(d.mean(), mean, 1e-14, 1e-300));
+    EXPECT_TRUE(near(d.variance(), variance, 1e-13));
+  };
+  // location + scale T: mean location, variance scale^2 dof / (dof - 2).
+  for (double dof : {2.5, 3.0, 30.0}) {
+    const boost::math::students_t_distribution<double> t(dof);
+    check(Distribution(StudentT{1.5, 2, dof}), 1.5 + 2 * boost::math::mean(t),
+          4 * boost::math::variance(t));
+  }
+  const boost::math::gamma_distribution<double> g(2.5, 1.5);
+  check(Distribution(Gamma{2.5, 1.5}), boost::math::mean(g), boost::math::variance(g));
+  // Log-uniform on [1, e]: L = 1, E X = e - 1, E X^2 = (e^2 - 1) / 2, in 50 digits.
+  const Real50 e = exp(Real50(1));
+  check(Distribution(Loguniform{1, std::exp(1.0)}), static_cast<double>(e - 1),
+        static_cast<double>((e * e - 1) / 2 - (e - 1) * (e - 1)));
+  // On [2, 50]: L = ln 25, E X = 48 / L, E X^2 = (2500 - 4) / (2 L).
+  const Real50 l = log(Real50(25));
+  check(Distribution(Loguniform{2, 50}), static_cast<double>(48 / l),
+        static_cast<double>(Real50(2496) / (2 * l) - (48 / l) * (48 / l)));
+}
+
+TEST(Moments, StudentTWithoutMomentsIsNanOrInfinite) {
+  // dof <= 1: no mean and no variance; 1 < dof <= 2: mean location, infinite variance.
+  for (double dof : {0.5, 1.0}) {
+    const Distribution d(StudentT{0, 1, dof});
+    EXPECT_TRUE(std::isnan(d.mean())) << dof;
+    EXPECT_TRUE(std::isnan(d.variance())) << dof;
+  }
+  const Distribution t15(StudentT{3, 1, 1.5});
+  EXPECT_EQ(t15.mean(), 3.0);
+  EXPECT_EQ(t15.variance(), kInfinity);
+  const Distribution t2(StudentT{3, 1, 2});
+  EXPECT_EQ(t2.variance(), kInfinity);
+  // Truncated on one side, the other tail decides: E X = +inf (or -inf) for dof <= 1, and the
+  // variance is infinite for dof <= 2. Truncated on both sides every moment is finite.
+  EXPECT_EQ(Distribution(StudentT{0, 1, 0.8}, 0.0).mean(), kInfinity);
+  EXPECT_EQ(Distribution(StudentT{0, 1, 0.8}, -kInfinity, 0.0).mean(), -kInfinity);
+  EXPECT_EQ(Distribution(StudentT{0, 1, 0.8}, 0.0).variance(), kInfinity);
+  EXPECT_EQ(Distribution(StudentT{0, 1, 1.5}, 0.0).variance(), kInfinity);
+  EXPECT_TRUE(std::isfinite(Distribution(StudentT{0, 1, 0.8}, -3.0, 5.0).variance()));
+  // For dof 1.5 on [0, inf) the mean is E|T| = 2 sqrt(dof) Gamma((dof + 1) / 2) /
+  // (sqrt(pi) (dof - 1) Gamma(dof / 2)).
+  const double dof = 1.5;
+  const double expected = 2 * std::sqrt(dof) * std::tgamma((dof + 1) / 2) /
+                          (std::sqrt(std::numbers::pi) * (dof - 1) * std::tgamma(dof / 2));
+  EXPECT_TRUE(near(Distribution(StudentT{0, 1, dof}, 0.0).mean(), expected, 1e-14));
+}
+
+TEST(Moments, EmpiricalByHand) {
+  // Observations 1, 2, 3, 10: three pieces of probability 1/3, uniform on [1, 2], [2, 3],
+  // [3, 10]. E X = (1.5 + 2.5 + 6.5) / 3 = 3.5; E X^2 = (7/3 + 19/3 + 139/3) / 3 = 165 / 9;
+  // Var = 165 / 9 - 12.25 = 73 / 12.
+  const Distribution values(Empirical{{3, 1, 10, 2}});
+  EXPECT_TRUE(near(values.mean(), 3.5, 1e-15));
+  EXPECT_TRUE(near(values.variance(), 73.0 / 12.0, 1e-15));
+  // Histogram [0, 1, 3, 4], weights 1/2, 1/4, 1/4: E X = 1/4 + 1/2 + 7/8 = 13/8;
+  // E X^2 = (1/2)(1/3) + (1/4)(13/3) + (1/4)(37/3) = 13/3; Var = 13/3 - 169/64 = 325/192.
+  const Distribution bins(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}});
+  EXPECT_TRUE(near(bins.mean(), 13.0 / 8.0, 1e-15));
+  EXPECT_TRUE(near(bins.variance(), 325.0 / 192.0, 1e-15));
+  // Ties: 1, 2, 2, 3 is 1/3 uniform on [1, 2], 1/3 at 2, 1/3 uniform on [2, 3]: E X = 2,
+  // Var = (1/3)(1/3) + 0 + (1/3)(1/3) = 2/9 (the uniform pieces each have E (X - 2)^2 = 1/3).
+  const Distribution ties(Empirical{{2, 1, 3, 2}});
+  EXPECT_TRUE(near(ties.mean(), 2.0, 1e-15));
+  EXPECT_TRUE(near(ties.variance(), 2.0 / 9.0, 1e-15));
+}
+
+TEST(Moments, MixtureFromItsComponents) {
+  // E X = sum w_k m_k; Var X = sum w_k (v_k + m_k^2) - (E X)^2.
+  // 0.3 N(0, 1) + 0.7 N(3, 0.5): E X = 2.1, E X^2 = 0.3 (1) + 0.7 (0.25 + 9) = 6.775,
+  // Var = 6.775 - 4.41 = 2.365.
+  const Distribution d(
+      Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}});
+  EXPECT_TRUE(near(d.mean(), 2.1, 1e-15));
+  EXPECT_TRUE(near(d.variance(), 2.365, 1e-14));
+  // With a point mass and a gamma: 0.4 at 0, 0.6 Gamma(2, 1.5) (mean 3, variance 4.5):
+  // E X = 1.8, E X^2 = 0.6 (4.5 + 9) = 8.1, Var = 8.1 - 3.24 = 4.86.
+  const Distribution zeroOr(
+      Mixture{{0.4, 0.6}, {Distribution::constant(0), Distribution(Gamma{2, 1.5})}});
+  EXPECT_TRUE(near(zeroOr.mean(), 1.8, 1e-15));
+  EXPECT_TRUE(near(zeroOr.variance(), 4.86, 1e-14));
+  // A component without a mean makes the mixture's NaN.
+  EXPECT_TRUE(std::isnan(
+      Distribution(
+          Mixture{{0.5, 0.5}, {Distribution(StudentT{0, 1, 1}), Distribution(Normal{0, 1})}})
+          .mean()));
+}
+
+TEST(Moments, TruncatedNewDistributionsMatchIntegralsOfTheDensity) {
+  // Gauss-Kronrod on the densities (Boost's, or the piecewise-constant densities of the empirical
+  // forms), independent of the quantile quadrature and of the piecewise formulas.
+  const boost::math::students_t_distribution<double> t3(3), t5(5);
+  expectMoments(
+      Distribution(StudentT{0, 1, 3}, -1.0, 3.0), [&](double x) { return pdf(t3, x); },
+      {-1.0, 0.0, 3.0}, 1e-11);
+  expectMoments(
+      Distribution(StudentT{1, 2, 5}, 2.0), [&](double x) { return pdf(t5, (x - 1) / 2) / 2; },
+      {2.0, 10.0, kInfinity}, 1e-12);
+  const boost::math::gamma_distribution<double> g(2, 1.5);
+  expectMoments(
+      Distribution(Gamma{2, 1.5}, 1.0, 4.0), [&](double x) { return pdf(g, x); }, {1.0, 1.5, 4.0},
+      1e-11);
+  expectMoments(
+      Distribution(Gamma{2, 1.5}, -kInfinity, 2.0),
+      [&](double x) { return x > 0 ? pdf(g, x) : 0.0; }, {0.0, 1.5, 2.0}, 1e-11);
+  const double l = std::log(100.0);
+  expectMoments(
+      Distribution(Loguniform{1, 100}, 2.0, 50.0), [&](double x) { return 1 / (x * l); },
+      {2.0, 10.0, 50.0}, 1e-12);
+  // Observations 1, 2, 3, 10: density (1/3) / width on each piece.
+  expectMoments(
+      Distribution(Empirical{{3, 1, 10, 2}}, 1.5, 5.0),
+      [](double x) { return x < 2 ? 1.0 / 3.0 : (x < 3 ? 1.0 / 3.0 : 1.0 / 21.0); },
+      {1.5, 2.0, 3.0, 5.0}, 1e-13);
+  expectMoments(
+      Distribution(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}}, -kInfinity, 3.5),
+      [](double x) { return x < 1 ? 0.5 : (x < 3 ? 0.125 : 0.25); }, {0.0, 1.0, 3.0, 3.5}, 1e-13);
+  const boost::math::normal_distribution<double> n0(0, 1), n3(3, 0.5);
+  expectMoments(
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}},
+                   -1.0, 2.0),
+      [&](double x) { return 0.3 * pdf(n0, x) + 0.7 * pdf(n3, x); }, {-1.0, 0.0, 2.0}, 1e-10);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goodness of fit of the draws
+//
+// n = 20000 uniforms from a fixed-seed mt19937_64, mapped to (0, 1) as the samplers map them,
+// go through quantile(); the draws are compared with the exact CDF. For a continuous law the
+// Kolmogorov-Smirnov distance D of a correct quantile satisfies P(D > e) <= 2 exp(-2 n e^2)
+// (Dvoretzky-Kiefer-Wolfowitz with Massart's constant, valid for every n), so the threshold
+// e = sqrt(ln(2 / alpha) / (2 n)) = 0.0190 fails a correct build with probability at most
+// alpha = 1e-6 over the choice of seed. Discrete laws use Pearson's chi-square against the
+// chi-square quantile at 1 - 1e-6 (k - 1 degrees of freedom; every expected count is >= 1000,
+// far into the asymptotic regime), again a false-failure rate of 1e-6.
+
+constexpr std::size_t kDraws = 20000;
+constexpr double kAlpha = 1e-6;
+
+std::vector<double> drawSample(const Distribution& d, std::uint64_t seed) {
+  boost::random::mt19937_64 engine(seed);
+  std::vector<double> u(kDraws), x(kDraws);
+  for (double& v : u) v = toOpenUnit(engine());
+  d.quantiles(u.data(), x.data(), kDraws);
+  return x;
+}
+
+double ksDistance(std::vector<double> x, const std::function<double(double)>& cdf) {
+  std::sort(x.begin(), x.end());
+  const double n = static_cast<double>(x.size());
+  double d = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double f = cdf(x[i]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+TEST(GoodnessOfFit, ContinuousDrawsPassKolmogorovSmirnov) {
+  using boost::math::cdf;
+  const double critical = std::sqrt(std::log(2.0 / kAlpha) / (2.0 * kDraws));
+  const boost::math::uniform_distribution<double> uniform(-2, 3);
+  const boost::math::triangular_distribution<double> tri(0, 2, 10);
+  const boost::math::beta_distribution<double> beta(2, 5), pert(1.4, 4.6);
+  const boost::math::normal_distribution<double> normal(0.1, 0.05), n01, n3(3, 0.5);
+  const boost::math::lognormal_distribution<double> lognormal(0.2, 0.6);
+  const boost::math::students_t_distribution<double> t3(3), t07(0.7);
+  const boost::math::gamma_distribution<double> gamma(2, 1.5), gamma05(0.5, 1);
+  const auto truncated = [](auto f, double a, double b) {
+    return [=](double x) {
+      if (x <= a) return 0.0;
+      if (x >= b) return 1.0;
+      const double fb = std::isinf(b) ? 1.0 : f(b);
+      return (f(x) - f(a)) / (fb - f(a));
+    };
+  };
+  // Observations 1, 2, 3, 10 and the histogram [0, 1, 3, 4] (2, 1, 1), coded independently.
+  const auto values = [](double x) {
+    const std::vector<double> k = {1, 2, 3, 10};
+    if (x <= 1) return 0.0;
+    if (x >= 10) return 1.0;
+    std::size_t i = 0;
+    while (x >= k[i + 1]) ++i;
+    return (static_cast<double>(i) + (x - k[i]) / (k[i + 1] - k[i])) / 3.0;
+  };
+  const auto bins = [](double x) {
+    if (x <= 0) return 0.0;
+    if (x <= 1) return 0.5 * x;
+    if (x <= 3) return 0.5 + 0.125 * (x - 1);
+    return x >= 4 ? 1.0 : 0.75 + 0.25 * (x - 3);
+  };
+  const auto twoNormals = [&](double x) { return 0.3 * cdf(n01, x) + 0.7 * cdf(n3, x); };
+  struct Case {
+    Distribution d;
+    std::function<double(double)> cdf;
+  };
+  const std::vector<Case> cases = {
+      {Distribution(Uniform{-2, 3}), [&](double x) { return cdf(uniform, x); }},
+      {Distribution(Triangular{0, 2, 10}), [&](double x) { return cdf(tri, x); }},
+      {Distribution(Pert{0, 1, 10}),
+       [&](double x) { return cdf(pert, std::clamp(x / 10, 0.0, 1.0)); }},
+      {Distribution(Beta{2, 5}), [&](double x) { return cdf(beta, std::clamp(x, 0.0, 1.0)); }},
+      {Distribution(Normal{0.1, 0.05}), [&](double x) { return cdf(normal, x); }},
+      {Distribution(Lognormal{0.2, 0.6}),
+       [&](double x) { return x > 0 ? cdf(lognormal, x) : 0.0; }},
+      {Distribution(StudentT{1, 2, 3}), [&](double x) { return cdf(t3, (x - 1) / 2); }},
+      {Distribution(StudentT{0, 1, 0.7}), [&](double x) { return cdf(t07, x); }},
+      {Distribution(Gamma{2, 1.5}), [&](double x) { return x > 0 ? cdf(gamma, x) : 0.0; }},
+      {Distribution(Gamma{0.5, 1}), [&](double x) { return x > 0 ? cdf(gamma05, x) : 0.0; }},
+      {Distribution(Loguniform{0.5, 20}),
+       [](double x) {
+         return x <= 0.5 ? 0.0 : (x >= 20 ? 1.0 : std::log(x / 0.5) / std::log(40.0));
+       }},
+      {Distribution(Empirical{{3, 1, 10, 2}}), values},
+      {Distribution(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}}), bins},
+      {Distribution(
+           Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}}),
+       twoNormals},
+      // Truncated, old and new.
+      {Distribution(Normal{0.1, 0.05}, 0.0, 0.12),
+       truncated([&](double x) { return cdf(normal, x); }, 0.0, 0.12)},
+      {Distribution(Triangular{0, 2, 10}, 1.0, 9.5),
+       truncated([&](double x) { return cdf(tri, x); }, 1.0, 9.5)},
+      {Distribution(Beta{2, 5}, 0.1, 0.6),
+       truncated([&](double x) { return cdf(beta, std::clamp(x, 0.0, 1.0)); }, 0.1, 0.6)},
+      {Distribution(StudentT{1, 2, 3}, 0.0, 5.0),
+       truncated([&](double x) { return cdf(t3, (x - 1) / 2); }, 0.0, 5.0)},
+      {Distribution(Gamma{2, 1.5}, 1.0),
+       truncated([&](double x) { return x > 0 ? cdf(gamma, x) : 0.0; }, 1.0, kInfinity)},
+      {Distribution(Loguniform{0.5, 20}, -kInfinity, 4.0),
+       [](double x) {
+         return x <= 0.5 ? 0.0 : (x >= 4 ? 1.0 : std::log(x / 0.5) / std::log(8.0));
+       }},
+      {Distribution(Empirical{{3, 1, 10, 2}}, 1.5, 5.0), truncated(values, 1.5, 5.0)},
+      {Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}},
+                    -1.0, 2.0),
+       truncated(twoNormals, -1.0, 2.0)},
+  };
+  std::uint64_t seed = 20260122;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.d.describe());
+    const double d = ksDistance(drawSample(c.d, ++seed), c.cdf);
+    EXPECT_LT(d, critical);
+  }
+}
+
+TEST(GoodnessOfFit, DiscreteDrawsPassChiSquare) {
+  struct Case {
+    Distribution d;
+    std::vector<double> values, probs;
+  };
+  const std::vector<Case> cases = {
+      {Distribution(Discrete{{3, 1, 2}, {0.5, 0.25, 0.25}}), {1, 2, 3}, {0.25, 0.25, 0.5}},
+      {Distribution(Bernoulli{0.3}), {0, 1}, {0.7, 0.3}},
+      {Distribution(Mixture{
+           {0.5, 0.5},
+           {Distribution(Discrete{{2026, 2027}, {0.5, 0.5}}), Distribution::constant(2028)}}),
+       {2026, 2027, 2028},
+       {0.25, 0.25, 0.5}},
+  };
+  std::uint64_t seed = 7;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.d.describe());
+    std::vector<double> counts(c.values.size(), 0.0);
+    for (double x : drawSample(c.d, ++seed)) {
+      const auto at = std::find(c.values.begin(), c.values.end(), x);
+      ASSERT_NE(at, c.values.end()) << "drew " << x;
+      counts[static_cast<std::size_t>(at - c.values.begin())] += 1;
+    }
+    double chi2 = 0.0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      const double expected = c.probs[i] * kDraws;
+      chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
+    }
+    const boost::math::chi_squared_distribution<double> ref(static_cast<double>(counts.size() - 1));
+    EXPECT_LT(chi2, boost::math::quantile(ref, 1.0 - kAlpha));
+  }
+  // A constant draws its value every time.
+  for (double x : drawSample(Distribution::constant(4.5), 1)) ASSERT_EQ(x, 4.5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch evaluation, windows and monotonicity of the new distributions
+
+TEST(Quantiles, NewDistributionsEqualQuantileElementByElement) {
+  const std::vector<Distribution> cases = {
+      Distribution(StudentT{0, 1, 3}),
+      Distribution(StudentT{0, 1, 3}, 0.0, 2.0),
+      Distribution(Gamma{2, 1.5}),
+      Distribution(Loguniform{1, 100}),
+      Distribution(Empirical{{3, 1, 10, 2}}),
+      Distribution(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}}),
+      Distribution(Mixture{{0.4, 0.6}, {Distribution::constant(0), Distribution(Gamma{2, 1.5})}}),
+      Distribution(Uniform{0, 1}, 0.2, 0.7),
+  };
+  std::vector<double> out(kGrid.size());
+  for (const Distribution& d : cases) {
+    d.quantiles(kGrid.data(), out.data(), kGrid.size());
+    for (std::size_t i = 0; i < kGrid.size(); ++i) EXPECT_EQ(out[i], d.quantile(kGrid[i]));
+  }
+}
+
+TEST(TruncatedQuantile, NewDistributionsStayInsideTheWindowAndNonDecreasing) {
+  std::vector<double> us = {std::numeric_limits<double>::denorm_min(), 1e-300, 1e-100};
+  for (int i = 1; i < 200; ++i) us.push_back(i / 200.0);
+  us.push_back(1 - 1e-16);
+  us.push_back(std::nextafter(1.0, 0.0));
+  std::sort(us.begin(), us.end());
+  const std::vector<Distribution> cases = {
+      Distribution(StudentT{0, 1, 3}),
+      Distribution(StudentT{0, 1, 0.5}),
+      Distribution(StudentT{0, 1, 3}, 1e3, 1e3 + 1),
+      Distribution(StudentT{0, 1, 3}, -kInfinity, -1e4),
+      Distribution(Gamma{0.05, 2}),
+      Distribution(Gamma{2, 1.5}, 60.0),
+      Distribution(Loguniform{1e-6, 1e6}, 0.5, 0.5 + 1e-9),
+      Distribution(Empirical{{0.5, -2, 7.25, 7.25, 1, 3, 3, 3, 100}}),
+      Distribution(Empirical{{}, {-5, 0, 2, 3, 10}, {0.1, 0, 0.6, 0.3}}, 0.5, 2.5),
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution(Normal{3, 0.5})}},
+                   6.0),
+      Distribution(Mixture{{0.4, 0.6}, {Distribution::constant(0), Distribution(Gamma{2, 1.5})}}),
+      Distribution(
+          Mixture{{0.5, 0.5},
+                  {Distribution(Mixture{
+                       {0.5, 0.5}, {Distribution(Normal{-5, 1}), Distribution(Uniform{0, 1})}}),
+                   Distribution(Lognormal{0, 1})}}),
+      Distribution(Pert{0, 0, 1}, -kInfinity, 0.01),
+      Distribution(Uniform{0, 1}, 0.999),
+  };
+  for (const Distribution& d : cases) {
+    SCOPED_TRACE(d.describe());
+    double previous = -kInfinity;
+    for (double u : us) {
+      const double x = d.quantile(u);
+      ASSERT_FALSE(std::isnan(x)) << "u " << u;
+      ASSERT_GE(x, d.lower()) << "u " << u;
+      ASSERT_LE(x, d.upper()) << "u " << u;
+      ASSERT_GE(x, previous) << "u " << u;
+      previous = x;
+    }
+  }
+}
+
+TEST(TruncatedQuantile, OwnBoundedDistributionsTruncateInsideTheirRange) {
+  // A truncated uniform, loguniform or PERT draws F^-1(F(a) + u (F(b) - F(a))): for the
+  // log-uniform that is the log-uniform on the window, a (b / a)^u in 50 digits.
+  const Distribution l(Loguniform{1, 100}, 2.0, 50.0);
+  for (double u : kGrid) {
+    SCOPED_TRACE(u);
+    EXPECT_TRUE(near(l.quantile(u), static_cast<double>(2 * pow(Real50(25), Real50(u))), 1e-14));
+  }
+  EXPECT_EQ(l.lower(), 2.0);
+  EXPECT_EQ(l.upper(), 50.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter errors, support, classification and descriptions of the new distributions
+
+TEST(ParameterErrors, NewDistributionsNameTheOffendingParameter) {
+  struct Case {
+    std::string expected;
+    std::function<void()> make;
+  };
+  const auto make = [](DistributionKind kind, double min = -kInfinity, double max = kInfinity) {
+    return [=] { Distribution d(kind, min, max); };
+  };
+  const Distribution n01(Normal{0, 1});
+  const std::vector<Case> cases = {
+      {"location", make(StudentT{kNaN, 1, 3})},
+      {"scale", make(StudentT{0, 0, 3})},
+      {"scale", make(StudentT{0, -1, 3})},
+      {"dof", make(StudentT{0, 1, 0})},
+      {"dof", make(StudentT{0, 1, -2})},
+      {"dof", make(StudentT{0, 1, kInfinity})},
+      {"shape", make(Gamma{0, 1})},
+      {"shape", make(Gamma{kNaN, 1})},
+      {"scale", make(Gamma{2, 0})},
+      {"scale", make(Gamma{2, kInfinity})},
+      {"min", make(Loguniform{0, 1})},
+      {"min", make(Loguniform{-1, 1})},
+      {"max", make(Loguniform{2, 1})},
+      {"max", make(Loguniform{1, kInfinity})},
+      {"values", make(Empirical{{1}})},
+      {"values", make(Empirical{{2, 2, 2}})},
+      {"values", make(Empirical{{1, kNaN}})},
+      {"bins", make(Empirical{{1, 2}, {0, 1}, {1}})},
+      {"bins", make(Empirical{})},
+      {"bins", make(Empirical{{}, {0}, {}})},
+      {"bins", make(Empirical{{}, {0, 1, 1}, {1, 1}})},
+      {"bins", make(Empirical{{}, {0, 2, 1}, {1, 1}})},
+      {"bins", make(Empirical{{}, {0, kInfinity}, {1}})},
+      {"weights", make(Empirical{{}, {0, 1, 2}, {1}})},
+      {"weights", make(Empirical{{}, {0, 1, 2}, {1, -1}})},
+      {"weights", make(Empirical{{}, {0, 1, 2}, {0, 0}})},
+      {"weights", make(Empirical{{}, {0, 1, 2}, {1, kNaN}})},
+      {"components", make(Mixture{})},
+      {"weights", make(Mixture{{1.0}, {n01, n01}})},
+      {"weights", make(Mixture{{0.0, 1.0}, {n01, n01}})},
+      {"weights", make(Mixture{{-0.5, 1.5}, {n01, n01}})},
+      {"weights", make(Mixture{{0.5, 0.4}, {n01, n01}})},
+      // Truncation
+      {"max", make(StudentT{0, 1, 3}, 2.0, 1.0)},
+      {"min", make(Gamma{2, 1}, 1e10)},  // Q(2, 1e10) underflows
+      {"max", make(Gamma{2, 1}, -kInfinity, 0.0)},
+      {"min", make(Loguniform{1, 10}, 20.0)},
+      {"max", make(Empirical{{1, 2, 3}}, -kInfinity, 1.0)},
+      {"min", make(Empirical{{}, {0, 1, 2, 3}, {1, 1, 0}}, 2.0)},
+      {"min", make(Mixture{{0.5, 0.5}, {Distribution::constant(0), n01}}, -1.0)},
+      {"max", make(Mixture{{0.5, 0.5}, {Distribution::constant(0), n01}}, -kInfinity, 1.0)},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(thrownParameter(cases[i].make), cases[i].expected) << "case " << i;
+  }
+  // Weights within 1e-9 of summing to 1 are rescaled; a sum off by more is refused.
+  EXPECT_NO_THROW(Distribution(Mixture{{0.5, 0.5 + 0.9e-9}, {n01, n01}}));
+  const Distribution rescaled(Mixture{{0.5, 0.5 + 0.9e-9}, {n01, n01}});
+  const auto& weights = std::get<Mixture>(rescaled.kind()).weights;
+  EXPECT_NEAR(weights[0] + weights[1], 1.0, 2e-16);
+}
+
+TEST(ParameterErrors, NewDistributionsSayWhatToFix) {
+  EXPECT_EQ(thrownMessage([] { Distribution d(StudentT{0, 1, 0}); }), "dof must be > 0, got 0");
+  EXPECT_EQ(thrownMessage([] { Distribution d(Loguniform{0, 1}); }), "min must be > 0, got 0");
+  EXPECT_EQ(thrownMessage([] { Distribution d(Empirical{{1}}); }),
+            "values must list at least 2 observations, got 1");
+  EXPECT_EQ(thrownMessage([] {
+              Distribution d(Empirical{{}, {0, 2, 1}, {1, 1}});
+            }),
+            "bins must be strictly increasing, got bins[2] = 1 after 2");
+  EXPECT_EQ(thrownMessage([] {
+              Distribution d(Empirical{{}, {0, 1, 2}, {1}});
+            }),
+            "weights has 1 entries but bins has 2 bins; give one weight per bin");
+  EXPECT_EQ(
+      thrownMessage([] {
+        Distribution d(Mixture{{0.5, 0.4}, {Distribution::constant(0), Distribution::constant(1)}});
+      }),
+      "weights sum to 0.9, expected 1 (+-1e-9)");
+  EXPECT_EQ(thrownMessage([] {
+              Distribution d(
+                  Mixture{{0.5, 0.5}, {Distribution::constant(0), Distribution(Normal{0, 1})}},
+                  -1.0);
+            }),
+            "a mixture with a discrete component cannot be truncated; give the components min and "
+            "max instead");
+}
+
+TEST(Support, NewDistributions) {
+  struct Case {
+    Distribution d;
+    double lower, upper;
+  };
+  const std::vector<Case> cases = {
+      {Distribution(StudentT{0, 1, 3}), -kInfinity, kInfinity},
+      {Distribution(StudentT{0, 1, 3}, 0.0), 0, kInfinity},
+      {Distribution(Gamma{2, 1.5}), 0, kInfinity},
+      {Distribution(Gamma{2, 1.5}, -3.0, 5.0), 0, 5},
+      {Distribution(Loguniform{1, 100}), 1, 100},
+      {Distribution(Loguniform{1, 100}, 0.0, 50.0), 1, 50},
+      {Distribution(Empirical{{3, 1, 10, 2}}), 1, 10},
+      // Empty bins at the ends are outside the support.
+      {Distribution(Empirical{{}, {0, 1, 2, 3, 4}, {0, 1, 1, 0}}), 1, 3},
+      {Distribution(
+           Mixture{{0.5, 0.5}, {Distribution(Uniform{0, 1}), Distribution(Uniform{3, 5})}}),
+       0, 5},
+      {Distribution(Mixture{{0.5, 0.5}, {Distribution::constant(-1), Distribution(Gamma{2, 1})}}),
+       -1, kInfinity},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.d.lower(), c.lower) << c.d.describe();
+    EXPECT_EQ(c.d.upper(), c.upper) << c.d.describe();
+  }
+}
+
+TEST(Classification, NewDistributions) {
+  for (const Distribution& d :
+       {Distribution(StudentT{0, 1, 3}), Distribution(Gamma{2, 1}), Distribution(Loguniform{1, 2}),
+        Distribution(Empirical{{1, 2}}), Distribution(Empirical{{}, {0, 1}, {1}}),
+        Distribution(
+            Mixture{{0.5, 0.5}, {Distribution::constant(0), Distribution(Normal{0, 1})}})}) {
+    EXPECT_FALSE(d.isDiscrete()) << d.describe();
+    EXPECT_FALSE(d.isConstant()) << d.describe();
+  }
+  EXPECT_TRUE(
+      Distribution(Mixture{{0.5, 0.5}, {Distribution::constant(0), Distribution(Bernoulli{0.5})}})
+          .isDiscrete());
+}
+
+TEST(Describe, NewDistributions) {
+  EXPECT_EQ(Distribution(StudentT{0.1, 0.2, 3}).describe(),
+            "student_t(location 0.1, scale 0.2, dof 3)");
+  EXPECT_EQ(Distribution(StudentT{0.1, 0.2, 3}, 0.0).describe(),
+            "student_t(location 0.1, scale 0.2, dof 3, min 0)");
+  EXPECT_EQ(Distribution(Gamma{2, 1.5}).describe(), "gamma(shape 2, scale 1.5)");
+  EXPECT_EQ(Distribution(Gamma{2, 1.5}, -kInfinity, 10.0).describe(),
+            "gamma(shape 2, scale 1.5, max 10)");
+  EXPECT_EQ(Distribution(Loguniform{1, 100}).describe(), "loguniform(min 1, max 100)");
+  EXPECT_EQ(Distribution(Loguniform{1, 100}, 2.0, 50.0).describe(),
+            "loguniform(min 1, max 100, truncated to [2, 50])");
+  EXPECT_EQ(Distribution(Uniform{0, 1}, 0.2).describe(),
+            "uniform(min 0, max 1, truncated to [0.2, inf])");
+  EXPECT_EQ(Distribution(Empirical{{3, 1, 10, 2}}).describe(), "empirical(4 values in [1, 10])");
+  EXPECT_EQ(Distribution(Empirical{{}, {0, 1, 3, 4}, {2, 1, 1}}, 0.5).describe(),
+            "empirical(3 bins in [0, 4], min 0.5)");
+  EXPECT_EQ(
+      Distribution(Mixture{{0.3, 0.7}, {Distribution(Normal{0, 1}), Distribution::constant(0)}})
+          .describe(),
+      "mixture(weights [0.3, 0.7], components [normal(mean 0, sd 1), constant(value 0)])");
+  EXPECT_EQ(Distribution(StudentT{0, 1, 3}).name(), "student_t");
+  EXPECT_EQ(Distribution(Gamma{2, 1}).name(), "gamma");
+  EXPECT_EQ(Distribution(Loguniform{1, 2}).name(), "loguniform");
+  EXPECT_EQ(Distribution(Empirical{{1, 2}}).name(), "empirical");
+  EXPECT_EQ(Distribution(Mixture{{1.0}, {Distribution(Normal{0, 1})}}).name(), "mixture");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -16,6 +17,8 @@
 #include <vector>
 
 namespace spinval {
+
+class BetaQuantileTable;
 
 inline constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
@@ -64,12 +67,48 @@ struct Discrete {
 struct Bernoulli {
   double p;
 };
+// location + scale T with T Student's t with dof degrees of freedom (any dof > 0). The mean
+// exists for dof > 1, the variance scale^2 dof / (dof - 2) for dof > 2.
+struct StudentT {
+  double location, scale, dof;
+};
+// Gamma with shape k and scale theta (a rate is 1 / theta): density x^(k-1) e^(-x/theta).
+struct Gamma {
+  double shape, scale;
+};
+// ln X uniform on [ln min, ln max], 0 < min < max.
+struct Loguniform {
+  double min, max;
+};
+// A distribution read off data, uniform between consecutive knots (linear CDF). Give either
+//   values: observations x_(0) <= ... <= x_(n-1), n >= 2 (sorted by the constructor), whose
+//           quantile is type 7: Q(u) = x_(i) + (h - i)(x_(i+1) - x_(i)), h = (n - 1) u,
+//           i = floor(h); a value repeated r > 1 times is an atom of probability (r-1)/(n-1);
+//   bins and weights: edges e_0 < ... < e_k and k weights >= 0 (rescaled to sum 1), the
+//           histogram: bin j holds probability w_j spread uniformly over [e_j, e_(j+1)].
+// `cumulative` and `complement` are set by the constructor for bins: the histogram's CDF and
+// survival function at each edge.
+struct Empirical {
+  std::vector<double> values{};
+  std::vector<double> bins{}, weights{};
+  std::vector<double> cumulative{}, complement{};
+};
+
+class Distribution;
+// F(x) = sum_k weights[k] F_k(x). The weights are > 0 and sum to 1 (+-1e-9; the constructor
+// rescales them). A draw is the smallest x with F(x) >= u, solved between the components'
+// quantiles at u, so each draw is still one inverse CDF of one uniform.
+struct Mixture {
+  std::vector<double> weights;
+  std::vector<Distribution> components;
+};
 
 Lognormal lognormalFromMedian(double median, double sigma);
 Lognormal lognormalFromMoments(double mean, double sd);
 
 using DistributionKind =
-    std::variant<Constant, Uniform, Triangular, Pert, Beta, Normal, Lognormal, Discrete, Bernoulli>;
+    std::variant<Constant, Uniform, Triangular, Pert, Beta, Normal, Lognormal, Discrete, Bernoulli,
+                 StudentT, Gamma, Loguniform, Empirical, Mixture>;
 
 class Distribution {
  public:
@@ -84,14 +123,20 @@ class Distribution {
   // out[i] = quantile(u[i]) for i < n, with the dispatch done once.
   void quantiles(const double* u, double* out, std::size_t n) const;
   double cdf(double x) const;
+  // 1 - cdf(x) and quantile(1 - q), each accurate in the upper tail (small results, small q).
+  double sf(double x) const;
+  double cquantile(double q) const;
 
   // Support after truncation: every draw lies in [lower(), upper()].
   double lower() const { return lower_; }
   double upper() const { return upper_; }
   bool isConstant() const;
-  bool isDiscrete() const;  // constant, discrete and bernoulli
+  bool isDiscrete() const;  // constant, discrete, bernoulli and mixtures of those
 
-  // Mean and variance after truncation (closed forms; numerical for truncated beta-type).
+  // Mean and variance after truncation (closed forms where they exist, otherwise numerical).
+  // Where a moment does not exist the result is NaN (a Student t's mean for dof <= 1, its
+  // variance for dof <= 1) or +-inf (its variance for 1 < dof <= 2, and the moments of a t
+  // truncated on one side only when dof is that small).
   double mean() const;
   double variance() const;
 
@@ -109,6 +154,8 @@ class Distribution {
   double sLow_ = 1.0, sHigh_ = 0.0;
   double mass_ = 1.0;
   double lower_ = -kInfinity, upper_ = kInfinity;
+  // Beta and PERT only: their quantile, tabulated once and shared by copies.
+  std::shared_ptr<const BetaQuantileTable> betaTable_;
 };
 
 // Standard normal inverse CDF (Wichura's AS241, relative error below 1e-15) and CDF.

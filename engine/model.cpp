@@ -4,6 +4,7 @@ namespace spinval {
 
 std::string Layout::dimensionName(std::size_t dimension) const {
   if (dimension < staticInputs.size()) return staticInputs[dimension].name;
+  if (dimension >= modelDimensions()) return engineDimensions.at(dimension - modelDimensions());
   std::size_t k = dimension - staticInputs.size();
   std::size_t year = k / yearlyShocks.size() + 1;
   return yearlyShocks[k % yearlyShocks.size()] + "[" + std::to_string(year) + "]";

@@ -17,7 +17,6 @@
 #include <openssl/evp.h>
 
 #include <Eigen/Cholesky>
-#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "config_tree.hpp"
+#include "spinval/copula.hpp"
 #include "spinval/error.hpp"
 
 namespace spinval {
@@ -43,7 +43,7 @@ using Keys = std::vector<std::string>;
 const Keys kTopKeys = {"name",          "description", "base_year",   "horizon_years", "simulation",
                        "market",        "company",     "regime",      "pricing",       "cost",
                        "other_revenue", "opex",        "finance",     "peers",         "valuation",
-                       "ipo",           "parent",      "correlations"};
+                       "ipo",           "parent",      "correlation", "correlations"};
 const Keys kTopLeaves = {"name", "description", "base_year", "horizon_years", "correlations"};
 const Keys kSimulationKeys = {"paths", "seed", "sampler"};
 const Keys kMarketKeys = {"units_base", "growth_start", "growth_end", "growth_sigma"};
@@ -64,6 +64,11 @@ const Keys kValuationKeys = {"multiple_haircut", "relative_weight", "wacc", "ter
 const Keys kIpoKeys = {"year",          "probability", "offer_discount", "private_discount",
                        "primary_raise", "float",       "employee_pool"};
 const Keys kParentKeys = {"ads_outstanding"};
+const Keys kCorrelationKeys = {"method", "dof", "kind", "repair"};
+// The values of correlation.method, .kind and .repair, in the order of their enums.
+const Keys kCopulaMethods = {"gaussian", "student_t"};
+const Keys kCorrelationKinds = {"pearson", "spearman"};
+const Keys kCorrelationRepairs = {"error", "nearest"};
 
 const std::vector<std::pair<std::string, const Keys*>> kSections = {
     {"simulation", &kSimulationKeys},
@@ -78,7 +83,8 @@ const std::vector<std::pair<std::string, const Keys*>> kSections = {
     {"peers", &kPeersKeys},
     {"valuation", &kValuationKeys},
     {"ipo", &kIpoKeys},
-    {"parent", &kParentKeys}};
+    {"parent", &kParentKeys},
+    {"correlation", &kCorrelationKeys}};
 
 const Keys kSamplers = {"mc"};
 constexpr std::size_t kMaxPeers = 32;
@@ -86,6 +92,9 @@ constexpr std::size_t kMaxStates = 8;
 constexpr double kProbabilityTolerance = 1e-9;
 constexpr double kMinTerminalSpread = 0.005;
 constexpr double kMinEigenvalue = 1e-12;
+// A repaired coefficient is reported when it moved by more than this; smaller moves are
+// round-off of the iteration, not changes it made.
+constexpr double kRepairReportThreshold = 1e-6;
 const std::string kSentiment = "peers.sentiment";
 
 // ---- text helpers
@@ -192,28 +201,38 @@ struct DistSpec {
 
 const std::vector<DistSpec> kDistSpecs = {
     {"constant", {"value"}},
-    {"uniform", {"min", "max"}},
-    {"triangular", {"min", "mode", "max"}},
-    {"pert", {"min", "mode", "max", "lambda"}},
-    {"beta", {"alpha", "beta", "min", "max"}},
+    {"uniform", {"min", "max", "truncate_min", "truncate_max"}},
+    {"triangular", {"min", "mode", "max", "truncate_min", "truncate_max"}},
+    {"pert", {"min", "mode", "max", "lambda", "truncate_min", "truncate_max"}},
+    {"beta", {"alpha", "beta", "min", "max", "truncate_min", "truncate_max"}},
     {"normal", {"mean", "sd", "min", "max"}},
     {"lognormal", {"median", "sigma", "mean", "sd", "min", "max"}},
     {"discrete", {"values", "probs"}},
     {"bernoulli", {"p"}},
+    {"student_t", {"location", "scale", "dof", "min", "max"}},
+    {"gamma", {"shape", "scale", "rate", "min", "max"}},
+    {"loguniform", {"min", "max", "truncate_min", "truncate_max"}},
+    {"empirical", {"values", "bins", "weights", "min", "max"}},
+    {"mixture", {"weights", "components", "min", "max"}},
 };
 
 // "pert takes min, mode, max and optional lambda"
 std::string distHint(const DistSpec& spec) {
   static const std::map<std::string, std::string> hints = {
       {"constant", "value"},
-      {"uniform", "min and max"},
-      {"triangular", "min, mode and max"},
-      {"pert", "min, mode, max and optional lambda"},
-      {"beta", "alpha, beta and optional min and max"},
+      {"uniform", "min and max, and optional truncate_min and truncate_max"},
+      {"triangular", "min, mode and max, and optional truncate_min and truncate_max"},
+      {"pert", "min, mode, max and optional lambda, truncate_min and truncate_max"},
+      {"beta", "alpha, beta and optional min, max, truncate_min and truncate_max"},
       {"normal", "mean, sd and optional min and max"},
       {"lognormal", "median and sigma, or mean and sd, and optional min and max"},
       {"discrete", "values and probs"},
-      {"bernoulli", "p"}};
+      {"bernoulli", "p"},
+      {"student_t", "location, scale, dof and optional min and max"},
+      {"gamma", "shape and scale (or rate), and optional min and max"},
+      {"loguniform", "min and max, and optional truncate_min and truncate_max"},
+      {"empirical", "values, or bins and weights, and optional min and max"},
+      {"mixture", "weights, components (a list of distributions) and optional min and max"}};
   return spec.name + " takes " + hints.at(spec.name);
 }
 
@@ -362,6 +381,7 @@ class ScenarioReader {
   void readPeers(const Section& section, Scenario& s, ConfigNode& canonical);
   void readIpoYear(const Section& section, Scenario& s, ConfigNode& canonical);
   void checkTerminalSpread(const Section& valuation, const Scenario& s);
+  void readCorrelationOptions(Scenario& s, ConfigNode& canonical);
   void readCorrelations(Scenario& s, ConfigNode& canonical);
 
   const ConfigNode& root_;
@@ -480,6 +500,31 @@ Distribution ScenarioReader::buildDistribution(const ConfigNode& node, const std
     canonical.set(std::string(parameter), {}, std::move(canonicalList));
     return out;
   };
+  // truncate_min and truncate_max of a distribution whose own parameters are called min and max.
+  // The distribution is checked untruncated first, so that the library's "min" and "max" errors
+  // of the truncation below cannot be taken for errors of its own min and max.
+  const auto truncateOwn = [&](DistributionKind kind) {
+    const std::optional<double> lo = optional("truncate_min", std::nullopt);
+    const std::optional<double> hi = optional("truncate_max", std::nullopt);
+    if (lo && hi) requireAbove("truncate_max", *hi, *lo, "truncate_min (" + fmt(*lo) + ")");
+    Distribution plain(kind);
+    if (!lo && !hi) return plain;
+    try {
+      return Distribution(std::move(kind), lo.value_or(-kInfinity), hi.value_or(kInfinity));
+    } catch (const ParameterError& e) {
+      throw ParameterError(e.parameter() == "min" ? "truncate_min" : "truncate_max", e.what());
+    }
+  };
+  // Every item of a list parameter checked by `ok`, the error pointing at the offending item.
+  const auto eachItem = [&](std::string_view parameter, const std::vector<double>& values,
+                            const auto& ok) {
+    const ConfigNode& list = *section.find(parameter);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::string problem = ok(i);
+      if (!problem.empty())
+        throw InputError(list.items[i].where, section.keyOf(parameter), problem);
+    }
+  };
 
   try {
     const std::string& dist = spec->name;
@@ -491,16 +536,16 @@ Distribution ScenarioReader::buildDistribution(const ConfigNode& node, const std
     if (dist == "uniform") {
       const double lo = required("min"), hi = required("max");
       orderedRange(lo, hi);
-      return Distribution(Uniform{lo, hi});
+      return truncateOwn(Uniform{lo, hi});
     }
     if (dist == "triangular" || dist == "pert") {
       const double lo = required("min"), mode = required("mode"), hi = required("max");
       orderedRange(lo, hi);
       modeInside(lo, mode, hi);
-      if (dist == "triangular") return Distribution(Triangular{lo, mode, hi});
+      if (dist == "triangular") return truncateOwn(Triangular{lo, mode, hi});
       const double lambda = *optional("lambda", Pert{0, 0, 0}.lambda);
       requireAbove("lambda", lambda, 0.0, "0");
-      return Distribution(Pert{lo, mode, hi, lambda});
+      return truncateOwn(Pert{lo, mode, hi, lambda});
     }
     if (dist == "beta") {
       const Beta defaults{1.0, 1.0};
@@ -509,7 +554,7 @@ Distribution ScenarioReader::buildDistribution(const ConfigNode& node, const std
       requireAbove("beta", beta, 0.0, "0");
       const double lo = *optional("min", defaults.min), hi = *optional("max", defaults.max);
       orderedRange(lo, hi);
-      return Distribution(Beta{alpha, beta, lo, hi});
+      return truncateOwn(Beta{alpha, beta, lo, hi});
     }
     if (dist == "normal") {
       const double mean = required("mean"), sd = required("sd");
@@ -572,6 +617,148 @@ Distribution ScenarioReader::buildDistribution(const ConfigNode& node, const std
       }
       return Distribution(Discrete{std::move(values), std::move(probs)});
     }
+    if (dist == "student_t") {
+      const double location = required("location"), scale = required("scale");
+      const double dof = required("dof");
+      requireAbove("scale", scale, 0.0, "0");
+      requireAbove("dof", dof, 0.0, "0");
+      std::optional<double> lo, hi;
+      truncation(lo, hi);
+      return Distribution(StudentT{location, scale, dof}, lo.value_or(-kInfinity),
+                          hi.value_or(kInfinity));
+    }
+    if (dist == "gamma") {
+      // A scale or a rate (1 / scale), not both: the second of the two in the mapping is the error.
+      const ConfigEntry* first = nullptr;
+      for (const ConfigEntry& e : node.entries) {
+        if (e.key != "scale" && e.key != "rate") continue;
+        if (first) {
+          throw InputError(e.keyWhere, section.keyOf(e.key),
+                           "expected scale or rate (1 / scale), not both");
+        }
+        first = &e;
+      }
+      const double shape = required("shape");
+      requireAbove("shape", shape, 0.0, "0");
+      double scale = 0.0;
+      if (section.has("rate")) {
+        const double rate = required("rate");
+        requireAbove("rate", rate, 0.0, "0");
+        scale = 1.0 / rate;
+      } else {
+        scale = required("scale");
+        requireAbove("scale", scale, 0.0, "0");
+      }
+      std::optional<double> lo, hi;
+      truncation(lo, hi);
+      return Distribution(Gamma{shape, scale}, lo.value_or(-kInfinity), hi.value_or(kInfinity));
+    }
+    if (dist == "loguniform") {
+      const double lo = required("min"), hi = required("max");
+      requireAbove("min", lo, 0.0, "0");
+      orderedRange(lo, hi);
+      return truncateOwn(Loguniform{lo, hi});
+    }
+    if (dist == "empirical") {
+      // Observations (values), or a histogram (bins and weights).
+      Empirical e;
+      if (section.has("values")) {
+        for (const char* other : {"bins", "weights"}) {
+          if (const ConfigEntry* entry = node.entry(other)) {
+            throw InputError(entry->keyWhere, section.keyOf(other),
+                             "expected values (observations) or bins with weights, not both");
+          }
+        }
+        e.values = numberList("values");
+        if (e.values.size() < 2) {
+          throw fail("values",
+                     "expected at least 2 observations, got " + std::to_string(e.values.size()));
+        }
+      } else {
+        if (!section.has("bins")) {
+          throw InputError(node.where, section.keyOf("values"),
+                           "missing required key 'values' or 'bins' (" + distHint(*spec) + ")");
+        }
+        e.bins = numberList("bins");
+        e.weights = numberList("weights");
+        if (e.bins.size() < 2) {
+          throw fail("bins", "expected at least 2 bin edges, got " + std::to_string(e.bins.size()));
+        }
+        eachItem("bins", e.bins, [&](std::size_t i) -> std::string {
+          if (i == 0 || e.bins[i] > e.bins[i - 1]) return "";
+          return "expected strictly increasing bin edges, got " + fmt(e.bins[i]) + " after " +
+                 fmt(e.bins[i - 1]);
+        });
+        if (e.weights.size() != e.bins.size() - 1) {
+          throw fail("weights", "expected " + std::to_string(e.bins.size() - 1) +
+                                    " weights, one per bin, got " +
+                                    std::to_string(e.weights.size()));
+        }
+        eachItem("weights", e.weights, [&](std::size_t i) -> std::string {
+          if (e.weights[i] >= 0.0) return "";
+          return "expected weights >= 0, got " + fmt(e.weights[i]);
+        });
+        if (std::all_of(e.weights.begin(), e.weights.end(), [](double w) { return w == 0.0; })) {
+          throw fail("weights", "expected weights with a positive sum, got all 0");
+        }
+      }
+      std::optional<double> lo, hi;
+      truncation(lo, hi);
+      return Distribution(std::move(e), lo.value_or(-kInfinity), hi.value_or(kInfinity));
+    }
+    if (dist == "mixture") {
+      std::vector<double> weights = numberList("weights");
+      const ConfigNode& list = section.require("components", distHint(*spec));
+      const std::string listKey = section.keyOf("components");
+      if (!list.isSequence() || list.items.empty()) {
+        throw InputError(
+            list.where, listKey,
+            "expected a non-empty list of distributions, got " + describeConfigNode(list));
+      }
+      // Each component is a number or a distribution mapping, read (recursively) as a [D] leaf
+      // keyed "<leaf>.components[i]".
+      Mixture mixture;
+      ConfigNode canonicalList = ConfigNode::sequence();
+      for (std::size_t i = 0; i < list.items.size(); ++i) {
+        const ConfigNode& item = list.items[i];
+        std::string itemKey = listKey;
+        itemKey += '[';
+        itemKey += std::to_string(i);
+        itemKey += ']';
+        ConfigNode canonicalItem;
+        if (item.isMap()) {
+          mixture.components.push_back(buildDistribution(item, itemKey, canonicalItem));
+        } else if (std::optional<double> x = configNumber(item)) {
+          mixture.components.push_back(Distribution::constant(*x));
+          canonicalItem = numberNode(*x);
+        } else {
+          throw InputError(item.where, itemKey,
+                           "expected a number or a distribution mapping with `dist`, got " +
+                               describeConfigNode(item));
+        }
+        canonicalList.items.push_back(std::move(canonicalItem));
+      }
+      canonical.set("components", {}, std::move(canonicalList));
+      if (weights.size() != mixture.components.size()) {
+        throw fail("weights", "expected " + std::to_string(mixture.components.size()) +
+                                  " weights, one per component, got " +
+                                  std::to_string(weights.size()));
+      }
+      eachItem("weights", weights, [&](std::size_t i) -> std::string {
+        if (weights[i] > 0.0) return "";
+        return "expected weights > 0, got " + fmt(weights[i]);
+      });
+      double sum = 0.0;
+      for (double w : weights) sum += w;
+      if (std::abs(sum - 1.0) > kProbabilityTolerance) {
+        throw fail("weights",
+                   "expected weights that sum to 1 (+-1e-9), got a sum of " + fmtComputed(sum));
+      }
+      mixture.weights = std::move(weights);
+      std::optional<double> lo, hi;
+      truncation(lo, hi);
+      return Distribution(std::move(mixture), lo.value_or(-kInfinity), hi.value_or(kInfinity));
+    }
     // bernoulli
     const double p = required("p");
     if (!kUnitClosed.contains(p)) {
@@ -584,6 +771,35 @@ Distribution ScenarioReader::buildDistribution(const ConfigNode& node, const std
   }
 }
 
+// Whether a draw can equal the lower end of the support: a lognormal's or a gamma's support
+// (0, inf) does not contain 0, nor does a mixture's when every component at that end leaves it
+// open; every other bound of a support can be reached.
+bool lowerReached(const Distribution& d) {
+  const DistributionKind& kind = d.kind();
+  if (std::holds_alternative<Lognormal>(kind) || std::holds_alternative<Gamma>(kind)) {
+    return d.lower() > 0.0;
+  }
+  if (const auto* mixture = std::get_if<Mixture>(&kind)) {
+    return std::any_of(
+        mixture->components.begin(), mixture->components.end(),
+        [&](const Distribution& c) { return c.lower() <= d.lower() && lowerReached(c); });
+  }
+  return true;
+}
+
+// Whether `min` and `max` truncate this distribution (they are its own parameters for uniform,
+// triangular, pert, beta and loguniform; a mixture with a discrete component cannot be cut).
+bool truncatableByMinMax(const Distribution& d) {
+  const DistributionKind& kind = d.kind();
+  if (const auto* mixture = std::get_if<Mixture>(&kind)) {
+    return std::none_of(mixture->components.begin(), mixture->components.end(),
+                        [](const Distribution& c) { return c.isDiscrete(); });
+  }
+  return std::holds_alternative<Normal>(kind) || std::holds_alternative<Lognormal>(kind) ||
+         std::holds_alternative<StudentT>(kind) || std::holds_alternative<Gamma>(kind) ||
+         std::holds_alternative<Empirical>(kind);
+}
+
 void ScenarioReader::checkSupport(const Distribution& d, const ConfigNode& node,
                                   const std::string& key, const Domain& domain) {
   const double lower = d.lower(), upper = d.upper();
@@ -594,12 +810,10 @@ void ScenarioReader::checkSupport(const Distribution& d, const ConfigNode& node,
     }
     return;
   }
-  // A lognormal's support (0, inf) does not contain its lower bound 0; every other bound of
-  // the support can be reached.
-  const bool lowerReached = !(std::holds_alternative<Lognormal>(d.kind()) && lower <= 0.0);
+  const bool reached = lowerReached(d);
   std::vector<std::string> reaches, fixes;
   if (std::isfinite(domain.lo) &&
-      (lower < domain.lo || (lowerReached && domain.loOpen && lower == domain.lo))) {
+      (lower < domain.lo || (reached && domain.loOpen && lower == domain.lo))) {
     reaches.push_back((lower < domain.lo ? "reaches below " : "reaches ") + fmt(domain.lo));
     fixes.push_back(domain.loOpen ? "a min above " + fmt(domain.lo) : "min: " + fmt(domain.lo));
   }
@@ -608,8 +822,7 @@ void ScenarioReader::checkSupport(const Distribution& d, const ConfigNode& node,
     fixes.push_back(domain.hiOpen ? "a max below " + fmt(domain.hi) : "max: " + fmt(domain.hi));
   }
   if (reaches.empty()) return;
-  const bool truncatable =
-      std::holds_alternative<Normal>(d.kind()) || std::holds_alternative<Lognormal>(d.kind());
+  const bool truncatable = truncatableByMinMax(d);
   throw InputError(
       node.where, key,
       d.describe() + " " + join(reaches, " and ") + " (expected values " + domain.str() + "); " +
@@ -808,6 +1021,47 @@ void ScenarioReader::checkTerminalSpread(const Section& valuation, const Scenari
                        " (a spread of " + fmtComputed(lowestWacc - highestGrowth) + ")");
 }
 
+void ScenarioReader::readCorrelationOptions(Scenario& s, ConfigNode& canonical) {
+  CorrelationInputs& c = s.correlations;
+  const ConfigNode* node = root_.find("correlation");
+  const ConfigNode empty = ConfigNode::map(root_.where);
+  const Section section(node && !node->isNull() ? *node : empty, "correlation", kCorrelationKeys);
+  // One of `allowed`, as its index; `allowed[0]` when the key is absent.
+  const auto choice = [&](std::string_view name, const Keys& allowed) -> std::size_t {
+    const ConfigNode* value = section.find(name);
+    if (!value) return 0;
+    const std::string key = section.keyOf(name);
+    const std::string text = readString(*value, key);
+    const auto it = std::find(allowed.begin(), allowed.end(), text);
+    if (it == allowed.end()) {
+      throw InputError(value->where, key,
+                       "expected one of: " + join(allowed, ", ") + ", got '" + text + "'");
+    }
+    return static_cast<std::size_t>(it - allowed.begin());
+  };
+  const std::size_t method = choice("method", kCopulaMethods);
+  const std::size_t kind = choice("kind", kCorrelationKinds);
+  const std::size_t repair = choice("repair", kCorrelationRepairs);
+  c.method = static_cast<CopulaFamily>(method);
+  c.kind = static_cast<CorrelationKind>(kind);
+  c.repair = static_cast<CorrelationRepair>(repair);
+
+  ConfigNode out = ConfigNode::map();
+  out.set("method", {}, stringNode(kCopulaMethods[method]));
+  if (c.method == CopulaFamily::studentT) {
+    c.dof =
+        readNumberIn(section.require("dof", "the student_t method needs its degrees of freedom"),
+                     section.keyOf("dof"), kPositive);
+    out.set("dof", {}, numberNode(c.dof));
+  } else if (const ConfigEntry* dof = section.node().entry("dof")) {
+    throw InputError(dof->keyWhere, section.keyOf("dof"),
+                     "only method student_t takes dof (method is " + kCopulaMethods[method] + ")");
+  }
+  out.set("kind", {}, stringNode(kCorrelationKinds[kind]));
+  out.set("repair", {}, stringNode(kCorrelationRepairs[repair]));
+  canonical.set("correlation", {}, std::move(out));
+}
+
 void ScenarioReader::readCorrelations(Scenario& s, ConfigNode& canonical) {
   ConfigNode out = ConfigNode::sequence();
   const ConfigEntry* entry = root_.entry("correlations");
@@ -876,22 +1130,59 @@ void ScenarioReader::readCorrelations(Scenario& s, ConfigNode& canonical) {
     out.items.push_back(std::move(itemOut));
   }
   const auto n = static_cast<Eigen::Index>(c.keys.size());
+  // The copula's parameter from a coefficient of the scenario's kind, and back.
+  const bool spearman = c.kind == CorrelationKind::spearman;
+  std::optional<StudentTSpearman> studentT;
+  if (spearman && c.method == CopulaFamily::studentT && n > 0) studentT.emplace(c.dof);
+  const auto toParameter = [&](double rho) {
+    if (!spearman) return rho;
+    return studentT ? studentT->pearson(rho) : gaussianPearsonFromSpearman(rho);
+  };
+  const auto fromParameter = [&](double rho) {
+    if (!spearman) return rho;
+    return studentT ? studentT->spearman(rho) : gaussianSpearman(rho);
+  };
+  Eigen::MatrixXd given = Eigen::MatrixXd::Identity(n, n);
   c.matrix = Eigen::MatrixXd::Identity(n, n);
   for (const auto& [a, b, rho] : values) {
-    c.matrix(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) = rho;
-    c.matrix(static_cast<Eigen::Index>(b), static_cast<Eigen::Index>(a)) = rho;
+    const auto i = static_cast<Eigen::Index>(a), j = static_cast<Eigen::Index>(b);
+    given(i, j) = given(j, i) = rho;
+    c.matrix(i, j) = c.matrix(j, i) = toParameter(rho);
   }
   if (n > 0) {
     const Eigen::LLT<Eigen::MatrixXd> llt(c.matrix);
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(c.matrix, Eigen::EigenvaluesOnly);
-    const double smallest = eigen.eigenvalues().minCoeff();
+    const double smallest = smallestEigenvalue(c.matrix);
     if (llt.info() != Eigen::Success || !(smallest > kMinEigenvalue)) {
       char buffer[64];
       std::snprintf(buffer, sizeof buffer, "%.3g", smallest);
-      throw InputError(entry->keyWhere, "correlations",
-                       std::string("correlation matrix is not positive definite (smallest "
-                                   "eigenvalue ") +
-                           buffer + "); lower some |rho| so the pairs can hold together");
+      if (c.repair == CorrelationRepair::error) {
+        throw InputError(entry->keyWhere, "correlations",
+                         std::string("correlation matrix is not positive definite ") +
+                             (spearman ? "after the Spearman conversion " : "") +
+                             "(smallest eigenvalue " + buffer +
+                             "); lower some |rho| so the pairs can hold together, or set "
+                             "correlation.repair: nearest");
+      }
+      const NearestCorrelation nearest = nearestCorrelation(c.matrix);
+      if (!nearest.converged) {
+        throw InputError(entry->keyWhere, "correlations",
+                         std::string("correlation matrix is not positive definite (smallest "
+                                     "eigenvalue ") +
+                             buffer + ") and its repair did not converge in " +
+                             std::to_string(nearest.iterations) + " iterations");
+      }
+      c.unrepairedEigenvalue = smallest;
+      c.repairIterations = nearest.iterations;
+      for (Eigen::Index i = 0; i < n; ++i) {
+        for (Eigen::Index j = i + 1; j < n; ++j) {
+          const double repaired = fromParameter(nearest.matrix(i, j));
+          if (std::abs(repaired - given(i, j)) > kRepairReportThreshold) {
+            c.repaired.push_back({c.keys[static_cast<std::size_t>(i)],
+                                  c.keys[static_cast<std::size_t>(j)], given(i, j), repaired});
+          }
+        }
+      }
+      c.matrix = nearest.matrix;
     }
   }
   canonical.set("correlations", {}, std::move(out));
@@ -997,6 +1288,7 @@ Scenario ScenarioReader::read(ConfigNode& canonical) {
   });
 
   leaves_.emplace(kSentiment, false);
+  readCorrelationOptions(s, canonical);
   readCorrelations(s, canonical);
   return s;
 }

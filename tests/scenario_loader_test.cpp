@@ -11,10 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numbers>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
+#include "spinval/copula.hpp"
 #include "spinval/error.hpp"
 #include "test_support.hpp"
 
@@ -449,6 +452,11 @@ TEST(Hash, ReformattedScenarioHashesTheSame) {
                          {"cost.advantage={dist: pert, min: 0.3, mode: 0.4, max: 0.5, lambda: 4}"})
                 .sha256,
             a.sha256);
+  EXPECT_EQ(
+      loadScenario(valid("minimal.yaml"), {"correlation.method=gaussian",
+                                           "correlation.kind=pearson", "correlation.repair=error"})
+          .sha256,
+      a.sha256);
 }
 
 TEST(Hash, AnyValueChangeChangesIt) {
@@ -458,7 +466,8 @@ TEST(Hash, AnyValueChangeChangesIt) {
         "peers.list.Cambricon.weight=2.5", "regime.price_premium.restricted=0.01",
         "cost.advantage={dist: pert, min: 0.3, mode: 0.4, max: 0.5, lambda: 5}",
         "correlations=[[peers.sentiment, market.growth_start, 0.4]]",
-        "peers.list.Moore Threads.name=MooreThreads"}) {
+        "peers.list.Moore Threads.name=MooreThreads", "correlation.kind=spearman",
+        "correlation.repair=nearest"}) {
     SCOPED_TRACE(change);
     EXPECT_NE(loadScenario(valid("minimal.yaml"), {change}).sha256, base);
   }
@@ -484,6 +493,346 @@ TEST(Hash, IsTheSha256OfTheCanonicalText) {
   pclose(pipe);
   std::filesystem::remove(file);
   EXPECT_EQ(loadScenario(valid("minimal.yaml")).sha256, std::string(digest));
+}
+
+// ---- student_t, gamma, loguniform, empirical, mixture and truncation
+
+TEST(BadScenarios, OneFilePerDistributionRule) {
+  for (const char* rule :
+       {"student-t-dof-nonpositive", "student-t-support-outside", "gamma-scale-and-rate",
+        "gamma-shape-nonpositive", "loguniform-min-nonpositive", "truncate-min-ge-max",
+        "truncate-outside", "empirical-too-few-values", "empirical-values-and-bins",
+        "empirical-bins-not-increasing", "empirical-weights-count", "empirical-weights-negative",
+        "mixture-weights-sum", "mixture-weights-count", "mixture-weight-nonpositive",
+        "mixture-component-error", "mixture-component-not-distribution",
+        "mixture-discrete-truncated"}) {
+    EXPECT_TRUE(std::filesystem::exists(dataPath(std::string("bad/") + rule + ".yaml"))) << rule;
+  }
+}
+
+TEST(BadScenarios, DistributionMessagesSayWhatWasExpectedAndFound) {
+  EXPECT_EQ(messageOf(dataPath("bad/student-t-dof-nonpositive.yaml")), "expected dof > 0, got 0");
+  EXPECT_EQ(messageOf(dataPath("bad/student-t-support-outside.yaml")),
+            "student_t(location 0.5, scale 0.1, dof 4) reaches below 0 (expected values > 0); add "
+            "a min above 0");
+  EXPECT_EQ(messageOf(dataPath("bad/loguniform-min-nonpositive.yaml")), "expected min > 0, got 0");
+  EXPECT_EQ(messageOf(dataPath("bad/gamma-scale-and-rate.yaml")),
+            "expected scale or rate (1 / scale), not both");
+  EXPECT_EQ(messageOf(dataPath("bad/truncate-min-ge-max.yaml")),
+            "expected truncate_max > truncate_min (0.45), got 0.35");
+  EXPECT_EQ(messageOf(dataPath("bad/truncate-outside.yaml")),
+            "truncation to [0.6, inf] leaves no probability: uniform(min 0.3, max 0.5) has support "
+            "[0.3, 0.5]");
+  EXPECT_EQ(messageOf(dataPath("bad/empirical-too-few-values.yaml")),
+            "expected at least 2 observations, got 1");
+  EXPECT_EQ(messageOf(dataPath("bad/empirical-bins-not-increasing.yaml")),
+            "expected strictly increasing bin edges, got 0.5 after 0.5");
+  EXPECT_EQ(messageOf(dataPath("bad/empirical-weights-count.yaml")),
+            "expected 2 weights, one per bin, got 3");
+  EXPECT_EQ(messageOf(dataPath("bad/mixture-weights-sum.yaml")),
+            "expected weights that sum to 1 (+-1e-9), got a sum of 0.9");
+  EXPECT_EQ(messageOf(dataPath("bad/mixture-component-error.yaml")), "expected sd > 0, got -1");
+  EXPECT_EQ(messageOf(dataPath("bad/mixture-discrete-truncated.yaml")),
+            "a mixture with a discrete component cannot be truncated; give the components min and "
+            "max instead");
+}
+
+TEST(ValidScenarios, NewDistributionsLoadWithTheirParameters) {
+  const Scenario s = loadScenario(
+      valid("minimal.yaml"),
+      {"market.growth_start={dist: student_t, location: 0.3, scale: 0.05, dof: 4, max: 0.6}",
+       "company.share_ceiling={dist: loguniform, min: 0.05, max: 0.5, truncate_max: 0.3}",
+       "cost.h20_unit_cost={dist: gamma, shape: 9, rate: 0.0025}",
+       "company.adoption_speed={dist: empirical, values: [0.7, 0.4, 0.5, 0.45]}",
+       "other_revenue.base={dist: empirical, bins: [1e8, 5e8, 1e9], weights: [1, 3], min: 2e8}",
+       "pricing.perf_drift={dist: mixture, weights: [0.4, 0.6], components: [{dist: normal, "
+       "mean: 0, sd: 0.01}, 0.05]}",
+       "cost.advantage={dist: pert, min: 0.3, mode: 0.4, max: 0.5, truncate_min: 0.35}"});
+  const auto* t = std::get_if<StudentT>(&s.market.growthStart.kind());
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->location, 0.3);
+  EXPECT_EQ(t->scale, 0.05);
+  EXPECT_EQ(t->dof, 4);
+  EXPECT_EQ(s.market.growthStart.upper(), 0.6);
+  const auto* l = std::get_if<Loguniform>(&s.company.shareCeiling.kind());
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->min, 0.05);
+  EXPECT_EQ(l->max, 0.5);
+  EXPECT_EQ(s.company.shareCeiling.upper(), 0.3);
+  const auto* g = std::get_if<Gamma>(&s.cost.h20UnitCost.kind());
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->shape, 9);
+  EXPECT_EQ(g->scale, 1 / 0.0025);
+  const auto* values = std::get_if<Empirical>(&s.company.adoptionSpeed.kind());
+  ASSERT_NE(values, nullptr);
+  EXPECT_EQ(values->values, (std::vector<double>{0.4, 0.45, 0.5, 0.7}));
+  const auto* bins = std::get_if<Empirical>(&s.otherRevenue.base.kind());
+  ASSERT_NE(bins, nullptr);
+  EXPECT_EQ(bins->bins, (std::vector<double>{1e8, 5e8, 1e9}));
+  EXPECT_EQ(s.otherRevenue.base.lower(), 2e8);
+  const auto* mixture = std::get_if<Mixture>(&s.pricing.perfDrift.kind());
+  ASSERT_NE(mixture, nullptr);
+  EXPECT_EQ(mixture->weights, (std::vector<double>{0.4, 0.6}));
+  ASSERT_EQ(mixture->components.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<Normal>(mixture->components[0].kind()));
+  EXPECT_EQ(constantOf(mixture->components[1]), 0.05);
+  EXPECT_TRUE(std::holds_alternative<Pert>(s.cost.advantage.kind()));
+  EXPECT_EQ(s.cost.advantage.lower(), 0.35);
+  EXPECT_EQ(s.cost.advantage.upper(), 0.5);
+}
+
+TEST(ValidScenarios, MixturesNestAndSupportsMeetTheDomain) {
+  // A mixture of a mixture; a gamma and a mixture of lognormals on a (0, inf) domain, whose 0 is
+  // never drawn; a truncated t inside [0, 1).
+  const Scenario s = loadScenario(
+      valid("minimal.yaml"),
+      {"pricing.perf_drift={dist: mixture, weights: [0.5, 0.5], components: [{dist: mixture, "
+       "weights: [0.5, 0.5], components: [-0.01, 0.01]}, {dist: uniform, min: 0, max: 0.1}]}",
+       "company.adoption_speed={dist: gamma, shape: 0.5, scale: 1}",
+       "market.units_base={dist: mixture, weights: [0.5, 0.5], components: [{dist: lognormal, "
+       "median: 4e6, sigma: 0.2}, {dist: lognormal, median: 5e6, sigma: 0.1}]}",
+       "finance.tax_rate={dist: student_t, location: 0.15, scale: 0.02, dof: 3, min: 0, max: "
+       "0.3}"});
+  EXPECT_EQ(s.pricing.perfDrift.lower(), -0.01);
+  EXPECT_EQ(s.pricing.perfDrift.upper(), 0.1);
+  EXPECT_EQ(s.market.unitsBase.lower(), 0.0);
+  EXPECT_EQ(s.finance.taxRate.lower(), 0.0);
+  // A mixture with a constant part at the domain's open end is refused.
+  EXPECT_NE(messageOf(valid("minimal.yaml"),
+                      {"market.units_base={dist: mixture, weights: [0.5, 0.5], components: [0, "
+                       "{dist: lognormal, median: 4e6, sigma: 0.2}]}"})
+                .find("reaches 0"),
+            std::string::npos);
+}
+
+TEST(Overrides, BadDistributionParametersNameTheKeyAndColumn) {
+  const std::vector<BadOverride> cases = {
+      {"market.growth_start={dist: student_t, location: 0, scale: 0.1}", "market.growth_start.dof",
+       21},
+      {"market.growth_start={dist: student_t, location: 0, scale: -1, dof: 3}",
+       "market.growth_start.scale", 59},
+      {"cost.h20_unit_cost={dist: gamma, shape: 2}", "cost.h20_unit_cost.scale", 20},
+      {"cost.h20_unit_cost={dist: gamma, shape: 2, rate: 0}", "cost.h20_unit_cost.rate", 50},
+      {"company.share_ceiling={dist: loguniform, min: 0.5, max: 0.2}", "company.share_ceiling.max",
+       57},
+      {"company.adoption_speed={dist: empirical}", "company.adoption_speed.values", 24},
+      {"company.adoption_speed={dist: empirical, bins: [0, 1]}", "company.adoption_speed.weights",
+       24},
+      {"company.adoption_speed={dist: empirical, values: [1, 2], min: 3}",
+       "company.adoption_speed.min", 63},
+      {"pricing.perf_drift={dist: mixture, weights: [1]}", "pricing.perf_drift.components", 20},
+      {"pricing.perf_drift={dist: mixture, weights: [1], components: [{dist: normal}]}",
+       "pricing.perf_drift.components[0].mean", 63},
+      {"pricing.perf_drift={dist: mixture, weights: [1], components: [{dist: mixture, weights: "
+       "[1], components: [{dist: nrmal}]}]}",
+       "pricing.perf_drift.components[0].components[0].dist", 113},
+      {"cost.advantage={dist: beta, alpha: 2, beta: 3, truncate_max: 0}",
+       "cost.advantage.truncate_max", 62},
+  };
+  for (const BadOverride& c : cases) {
+    SCOPED_TRACE(c.override);
+    try {
+      loadScenario(valid("minimal.yaml"), {c.override});
+      ADD_FAILURE() << "loaded";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.where().column, c.column) << e.what();
+      EXPECT_EQ(e.key(), c.key) << e.what();
+    }
+  }
+}
+
+TEST(Hash, NewDistributionsHashTheirCanonicalForm) {
+  const std::string mixture =
+      "pricing.perf_drift={dist: mixture, weights: [0.4, 0.6], components: [{dist: normal, mean: "
+      "0, sd: 0.01}, {dist: uniform, min: 0, max: 0.1}], max: 0.2}";
+  const std::string text = canonicalScenarioText(valid("minimal.yaml"), {mixture});
+  EXPECT_NE(text.find("\"perf_drift\":{\"dist\":\"mixture\",\"weights\":[0.40000000000000002,"
+                      "0.59999999999999998],\"components\":[{\"dist\":\"normal\",\"mean\":0,"
+                      "\"sd\":0.01},{\"dist\":\"uniform\",\"min\":0,\"max\":0.10000000000000001}],"
+                      "\"max\":0.20000000000000001}"),
+            std::string::npos)
+      << text;
+  // The same mapping written differently hashes the same; a changed component does not.
+  const std::string a = loadScenario(valid("minimal.yaml"), {mixture}).sha256;
+  EXPECT_EQ(loadScenario(
+                valid("minimal.yaml"),
+                {"pricing.perf_drift={max: 2e-1, components: [{sd: 1e-2, mean: 0.0, "
+                 "dist: normal}, {max: 1e-1, min: 0.0, dist: uniform}], weights: [0.4, 0.6], dist: "
+                 "mixture}"})
+                .sha256,
+            a);
+  EXPECT_NE(
+      loadScenario(valid("minimal.yaml"),
+                   {"pricing.perf_drift={dist: mixture, weights: [0.4, 0.6], components: "
+                    "[{dist: normal, mean: 0, sd: 0.02}, {dist: uniform, min: 0, max: 0.1}], max: "
+                    "0.2}"})
+          .sha256,
+      a);
+  const std::string empirical = canonicalScenarioText(
+      valid("minimal.yaml"),
+      {"other_revenue.base={dist: empirical, bins: [1e8, 5e8, 1e9], weights: [1, 3]}",
+       "cost.advantage={dist: uniform, min: 0.3, max: 0.5, truncate_min: 0.35}"});
+  EXPECT_NE(empirical.find("\"base\":{\"dist\":\"empirical\",\"bins\":[100000000,500000000,"
+                           "1000000000],\"weights\":[1,3]}"),
+            std::string::npos)
+      << empirical;
+  EXPECT_NE(empirical.find("\"advantage\":{\"dist\":\"uniform\",\"min\":0.29999999999999999,"
+                           "\"max\":0.5,\"truncate_min\":0.34999999999999998}"),
+            std::string::npos)
+      << empirical;
+}
+
+// ---- the correlation options
+
+TEST(BadScenarios, OneFilePerCorrelationOptionRule) {
+  for (const char* rule :
+       {"correlation-not-mapping", "correlation-unknown-key", "correlation-method-unknown",
+        "correlation-dof-missing", "correlation-dof-nonpositive",
+        "correlation-dof-without-student-t", "correlation-kind-unknown",
+        "correlation-repair-unknown", "not-positive-definite-spearman"}) {
+    EXPECT_TRUE(std::filesystem::exists(dataPath(std::string("bad/") + rule + ".yaml"))) << rule;
+  }
+}
+
+TEST(CorrelationOptions, DefaultToGaussianPearsonAndError) {
+  const Scenario s = loadScenario(valid("minimal.yaml"));
+  EXPECT_EQ(s.correlations.method, CopulaFamily::gaussian);
+  EXPECT_EQ(s.correlations.kind, CorrelationKind::pearson);
+  EXPECT_EQ(s.correlations.repair, CorrelationRepair::error);
+  EXPECT_EQ(s.correlations.dof, 0.0);
+  EXPECT_TRUE(s.correlations.repaired.empty());
+  // The canonical text states them (and dof only for student_t).
+  EXPECT_NE(canonicalScenarioText(valid("minimal.yaml"))
+                .find("\"correlation\":{\"method\":\"gaussian\",\"kind\":\"pearson\","
+                      "\"repair\":\"error\"},\"correlations\":"),
+            std::string::npos);
+  EXPECT_NE(canonicalScenarioText(valid("minimal.yaml"),
+                                  {"correlation.method=student_t", "correlation.dof=4.5"})
+                .find("\"correlation\":{\"method\":\"student_t\",\"dof\":4.5,"),
+            std::string::npos);
+}
+
+// minimal.yaml's pairs: (peers.sentiment, market.growth_start) 0.4 and
+// (peers.list.Cambricon.ev_sales, peers.sentiment) 0.5; keys in order of first appearance.
+TEST(CorrelationOptions, SpearmanCoefficientsConvertToTheCopulaParameter) {
+  const Scenario gaussian = loadScenario(valid("minimal.yaml"), {"correlation.kind=spearman"});
+  const CorrelationInputs& g = gaussian.correlations;
+  ASSERT_EQ(g.keys, (std::vector<std::string>{"peers.sentiment", "market.growth_start",
+                                              "peers.list.Cambricon.ev_sales"}));
+  EXPECT_DOUBLE_EQ(g.matrix(0, 1), 2 * std::sin(std::numbers::pi * 0.4 / 6));
+  EXPECT_DOUBLE_EQ(g.matrix(2, 0), 2 * std::sin(std::numbers::pi * 0.5 / 6));
+  EXPECT_EQ(g.matrix(1, 2), 0.0);
+  EXPECT_EQ(g.matrix(1, 1), 1.0);
+
+  const Scenario t = loadScenario(
+      valid("minimal.yaml"),
+      {"correlation.kind=spearman", "correlation.method=student_t", "correlation.dof=3"});
+  const CorrelationInputs& c = t.correlations;
+  EXPECT_EQ(c.method, CopulaFamily::studentT);
+  EXPECT_EQ(c.dof, 3.0);
+  const StudentTSpearman conversion(3.0);
+  EXPECT_DOUBLE_EQ(c.matrix(0, 1), conversion.pearson(0.4));
+  EXPECT_NEAR(conversion.spearman(c.matrix(1, 0)), 0.4, 1e-12);
+  EXPECT_GT(c.matrix(0, 1), g.matrix(0, 1));  // heavier tails need a larger rho for rho_S
+
+  // Pearson coefficients are the copula's parameter as written.
+  const Scenario pearson = loadScenario(valid("minimal.yaml"));
+  EXPECT_EQ(pearson.correlations.matrix(0, 1), 0.4);
+}
+
+// I + 0.9 A with A = [[0, 1, -1], [1, 0, 1], [-1, 1, 0]] (smallest eigenvalue -0.8) has the
+// nearest correlation matrix I + 0.5 A (copula_test.cpp derives it); every coefficient moves.
+const char* kInvalidCorrelations =
+    "correlations=[[peers.sentiment, market.growth_start, 0.9], "
+    "[market.growth_start, cost.advantage, 0.9], [peers.sentiment, cost.advantage, -0.9]]";
+
+TEST(CorrelationOptions, RepairNearestReportsEveryChange) {
+  EXPECT_NE(messageOf(valid("minimal.yaml"), {kInvalidCorrelations})
+                .find("not positive definite (smallest eigenvalue -0.8); lower some |rho| so the "
+                      "pairs can hold together, or set correlation.repair: nearest"),
+            std::string::npos);
+
+  const Scenario s =
+      loadScenario(valid("minimal.yaml"), {kInvalidCorrelations, "correlation.repair=nearest"});
+  const CorrelationInputs& c = s.correlations;
+  EXPECT_NEAR(c.unrepairedEigenvalue, -0.8, 1e-12);
+  EXPECT_GT(c.repairIterations, 0);
+  EXPECT_GT(smallestEigenvalue(c.matrix), 0.0);
+  ASSERT_EQ(c.repaired.size(), 3u);
+  const std::vector<std::tuple<std::string, std::string, double, double>> expected = {
+      {"peers.sentiment", "market.growth_start", 0.9, 0.5},
+      {"peers.sentiment", "cost.advantage", -0.9, -0.5},
+      {"market.growth_start", "cost.advantage", 0.9, 0.5}};
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    SCOPED_TRACE(k);
+    EXPECT_EQ(c.repaired[k].first, std::get<0>(expected[k]));
+    EXPECT_EQ(c.repaired[k].second, std::get<1>(expected[k]));
+    EXPECT_EQ(c.repaired[k].given, std::get<2>(expected[k]));
+    EXPECT_NEAR(c.repaired[k].repaired, std::get<3>(expected[k]), 1e-7);
+  }
+  // A valid matrix is left as it is, with nothing to report.
+  const Scenario untouched = loadScenario(valid("minimal.yaml"), {"correlation.repair=nearest"});
+  EXPECT_TRUE(untouched.correlations.repaired.empty());
+  EXPECT_EQ(untouched.correlations.matrix(0, 1), 0.4);
+}
+
+// With kind spearman the repair acts on the copula's Pearson matrix (2 sin(pi 0.9 / 6) = 0.908
+// off the diagonal, whose nearest correlation matrix is again I + 0.5 A) and reports the
+// repaired coefficients as Spearman's rho: (6 / pi) asin(0.25).
+TEST(CorrelationOptions, RepairReportsSpearmanCoefficientsForKindSpearman) {
+  const Scenario s = loadScenario(
+      valid("minimal.yaml"),
+      {kInvalidCorrelations, "correlation.repair=nearest", "correlation.kind=spearman"});
+  const CorrelationInputs& c = s.correlations;
+  ASSERT_EQ(c.repaired.size(), 3u);
+  EXPECT_EQ(c.repaired[0].given, 0.9);
+  EXPECT_NEAR(c.repaired[0].repaired, 6 / std::numbers::pi * std::asin(0.25), 1e-7);
+  EXPECT_NEAR(c.repaired[1].repaired, -6 / std::numbers::pi * std::asin(0.25), 1e-7);
+  EXPECT_NEAR(c.matrix(0, 1), 0.5, 1e-7);
+}
+
+TEST(CorrelationOptions, BadOptionsThroughSetNameTheKey) {
+  struct Case {
+    std::vector<std::string> overrides;
+    std::string key, message;
+  };
+  const std::vector<Case> cases = {
+      {{"correlation.method=clayton"},
+       "correlation.method",
+       "expected one of: gaussian, student_t, got 'clayton'"},
+      {{"correlation.method=student_t"},
+       "correlation.dof",
+       "missing required key 'dof' (the student_t method needs its degrees of freedom)"},
+      {{"correlation.method=student_t", "correlation.dof=-2"},
+       "correlation.dof",
+       "expected a number > 0, got -2"},
+      {{"correlation.dof=4"},
+       "correlation.dof",
+       "only method student_t takes dof (method is gaussian)"},
+      {{"correlation.kind=kendall"},
+       "correlation.kind",
+       "expected one of: pearson, spearman, got 'kendall'"},
+      {{"correlation.repair=clip"},
+       "correlation.repair",
+       "expected one of: error, nearest, got 'clip'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.overrides.back());
+    try {
+      loadScenario(valid("minimal.yaml"), c.overrides);
+      ADD_FAILURE() << "loaded without an error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.key(), c.key) << e.what();
+      EXPECT_EQ(e.detail(), c.message) << e.what();
+    }
+  }
+  try {
+    loadScenario(valid("minimal.yaml"), {"correlation.metod=gaussian"});
+    ADD_FAILURE() << "loaded without an error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.key(), "correlation.metod") << e.what();
+    EXPECT_NE(e.detail().find("did you mean 'method'?"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

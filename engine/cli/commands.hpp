@@ -42,7 +42,7 @@ void addScenarioOptions(CLI::App& command, ScenarioOptions& options);
 // A scenario loaded, checked and turned into what the simulation needs.
 struct PreparedScenario {
   std::unique_ptr<TheadModel> model;
-  GaussianCopula copula;
+  Copula copula;
   SamplerKind sampler = SamplerKind::mc;
 
   const Scenario& scenario() const { return model->scenario(); }

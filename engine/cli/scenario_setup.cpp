@@ -1,5 +1,8 @@
 // Options and set-up shared by the commands that load a scenario.
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -10,6 +13,32 @@
 #include "spinval/scenario_loader.hpp"
 
 namespace spinval::cli {
+
+namespace {
+
+// One notice line per coefficient that `correlation.repair: nearest` changed, after a line on
+// why: "spinval: notice: correlation a ~ b repaired 0.9 -> 0.8437 (-0.0563)".
+void printCorrelationRepairs(std::ostream& out, const CorrelationInputs& c) {
+  if (c.repaired.empty()) return;
+  const bool spearman = c.kind == CorrelationKind::spearman;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "spinval: notice: correlations: the %smatrix is not positive definite (smallest "
+                "eigenvalue %.3g); using the nearest correlation matrix (%d iterations)",
+                spearman ? "copula's Pearson " : "", c.unrepairedEigenvalue, c.repairIterations);
+  out << line << "\n";
+  for (const RepairedCorrelation& r : c.repaired) {
+    const double change = r.repaired - r.given;
+    std::snprintf(line, sizeof line,
+                  std::abs(change) >= 5e-5 ? "%.6g -> %.4f (%+.4f)" : "%.6g -> %.6f (%+.1e)",
+                  r.given, r.repaired, change);
+    out << "spinval: notice: correlation " << r.first << " ~ " << r.second
+        << (spearman ? " (spearman)" : "") << " repaired " << line << "\n";
+  }
+  out.flush();
+}
+
+}  // namespace
 
 CLI::Validator wholeNumber(std::uint64_t least, std::uint64_t most) {
   std::string expected = "a whole number";
@@ -58,10 +87,11 @@ PreparedScenario prepareScenario(const ScenarioOptions& options) {
   }
   try {
     prepared.copula =
-        GaussianCopula::fromScenario(prepared.scenario().correlations, prepared.model->layout());
+        Copula::fromScenario(prepared.scenario().correlations, prepared.model->layout());
   } catch (const std::invalid_argument& e) {
     throw InputError(file, "correlations", e.what());
   }
+  printCorrelationRepairs(std::cerr, prepared.scenario().correlations);
   return prepared;
 }
 

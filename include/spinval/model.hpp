@@ -7,6 +7,11 @@
 // Dimension layout of one path (the columns of the uniform block):
 //   [0, S)                        static inputs, in Layout::staticInputs order
 //   S + (y - 1) * K + k           yearly shock k of year y (1-based), K = yearlyShocks.size()
+//   S + H * K + e                 engine dimension e, H = years: uniforms the engine draws for
+//                                 itself after the model's ("copula.chi2", the t copula's
+//                                 chi-square draw; see copula.hpp)
+// A model's own layout has no engine dimensions; the simulation appends them to a copy for the
+// sampler and hands the model only the leading columns, its own.
 #pragma once
 
 #include <Eigen/Core>
@@ -39,18 +44,22 @@ struct Layout {
   std::vector<StaticInput> staticInputs;
   std::vector<std::string> yearlyShocks;  // one uniform per year each
   int years = 0;
+  std::vector<std::string> engineDimensions;  // after the yearly shocks, by name
   int firstYear = 1;  // calendar year of year 1, for labelling yearly outputs
 
   std::vector<std::string> outputs;  // per-path outputs
   std::vector<YearlyOutput> yearlyOutputs;
 
-  std::size_t dimensions() const {
+  std::size_t dimensions() const { return modelDimensions() + engineDimensions.size(); }
+  // The dimensions the model reads: static inputs and yearly shocks.
+  std::size_t modelDimensions() const {
     return staticInputs.size() + yearlyShocks.size() * static_cast<std::size_t>(years);
   }
   std::size_t yearlyDimension(int year, std::size_t shock) const {
     return staticInputs.size() + static_cast<std::size_t>(year - 1) * yearlyShocks.size() + shock;
   }
-  // Name of any dimension: a static input's name, or "shock[year]" for a yearly shock.
+  // Name of any dimension: a static input's name, "shock[year]" for a yearly shock, or an
+  // engine dimension's name.
   std::string dimensionName(std::size_t dimension) const;
   std::optional<std::size_t> staticIndex(const std::string& name) const;
   std::optional<std::size_t> outputIndex(const std::string& name) const;
@@ -72,7 +81,8 @@ class Model {
   virtual ~Model() = default;
 
   virtual const Layout& layout() const = 0;
-  // uniforms: paths x layout().dimensions(), each entry in (0, 1), already through the copula.
+  // uniforms: paths x layout().dimensions() (the model's own columns, see the dimension layout
+  // above), each entry in (0, 1), already through the copula.
   // Fills `out`, which the caller has sized with out.resize(layout(), paths). Must be callable
   // from several threads at once.
   virtual void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,

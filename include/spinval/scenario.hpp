@@ -86,11 +86,35 @@ struct ParentInputs {
   double adsOutstanding = 1.0;
 };
 
-// The Gaussian copula's target: a symmetric positive-definite matrix over named inputs
-// (dotted [D] keys or "peers.sentiment"). Pairs not listed in the scenario are 0.
+// The options of the `correlation` mapping (docs/model.md section 2.2).
+enum class CopulaFamily { gaussian, studentT };
+enum class CorrelationKind { pearson, spearman };
+enum class CorrelationRepair { error, nearest };
+
+// A coefficient that `repair: nearest` changed, in the scenario's kind (a Spearman coefficient
+// for kind spearman). `given` is 0 for a pair the scenario does not list.
+struct RepairedCorrelation {
+  std::string first, second;
+  double given = 0.0, repaired = 0.0;
+};
+
+// The copula's target over named inputs (dotted [D] keys or "peers.sentiment"). `matrix` is
+// the copula's correlation parameter: the scenario's coefficients (pairs not listed are 0),
+// converted from Spearman when kind is spearman and repaired when repair is nearest. It is
+// symmetric positive definite with a unit diagonal.
 struct CorrelationInputs {
   std::vector<std::string> keys;
   Eigen::MatrixXd matrix;
+  CopulaFamily method = CopulaFamily::gaussian;
+  double dof = 0.0;  // degrees of freedom of the t copula; 0 for the Gaussian copula
+  CorrelationKind kind = CorrelationKind::pearson;
+  CorrelationRepair repair = CorrelationRepair::error;
+  // When the matrix was repaired: the smallest eigenvalue before the repair, the iterations
+  // the repair took, and every coefficient that changed, in matrix order.
+  std::vector<RepairedCorrelation> repaired;
+  double unrepairedEigenvalue = 0.0;
+  int repairIterations = 0;
+
   bool empty() const { return keys.empty(); }
 };
 

@@ -25,18 +25,19 @@ const TheadModel& baseModel() {
 // One block: sampler, copula and model, without statistics.
 void BM_ModelBlock(benchmark::State& state) {
   const TheadModel& model = baseModel();
-  const GaussianCopula copula =
-      GaussianCopula::fromScenario(model.scenario().correlations, model.layout());
-  const Sampler sampler(SamplerKind::mc, 1, model.layout());
+  const Copula copula = Copula::fromScenario(model.scenario().correlations, model.layout());
+  const Layout sampled = copula.samplingLayout(model.layout());
+  const Sampler sampler(SamplerKind::mc, 1, sampled);
   const auto rows = static_cast<Eigen::Index>(kBlockSize);
-  Eigen::MatrixXd u(rows, static_cast<Eigen::Index>(model.layout().dimensions()));
+  const auto modelColumns = static_cast<Eigen::Index>(model.layout().dimensions());
+  Eigen::MatrixXd u(rows, static_cast<Eigen::Index>(sampled.dimensions()));
   BlockOutput out;
   out.resize(model.layout(), rows);
   std::uint64_t block = 0;
   for (auto _ : state) {
-    sampler.fill(block, block * kBlockSize, u);
+    sampler.fill(block, block * kBlockSize, u, {});
     copula.apply(u);
-    model.evaluate(u, out);
+    model.evaluate(u.leftCols(modelColumns), out);
     benchmark::DoNotOptimize(out.outputs.data());
     ++block;
   }
@@ -47,8 +48,7 @@ BENCHMARK(BM_ModelBlock);
 // A whole run of 100,000 paths, statistics and stored values included.
 void BM_Run(benchmark::State& state) {
   const TheadModel& model = baseModel();
-  const GaussianCopula copula =
-      GaussianCopula::fromScenario(model.scenario().correlations, model.layout());
+  const Copula copula = Copula::fromScenario(model.scenario().correlations, model.layout());
   RunSettings settings{.paths = 100000, .seed = 1};
   settings.threads = static_cast<unsigned>(state.range(0));
   for (auto _ : state) {

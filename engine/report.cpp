@@ -233,12 +233,14 @@ void printShares(std::ostream& out, const Summary& summary) {
 // Counts of the stored values in kHistogramBins equal bins between P1 and P99.
 void printHistogram(std::ostream& out, const Summary& summary, const RunStatistics& statistics,
                     const std::string& name) {
-  if (!statistics.storesValues()) return;
   auto output = statistics.layout().outputIndex(name);
   std::size_t k = indexOf(summary.outputNames, name);
   if (!output || k >= summary.outputs.size()) return;
-  std::span<const double> values = statistics.outputValues(*output);
-  if (values.empty()) return;
+  std::span<const double> values;
+  if (statistics.storesValues()) {
+    values = statistics.outputValues(*output);
+    if (values.empty()) return;
+  }
 
   const double lo = summary.outputs[k].quantiles[kP01];
   const double hi = summary.outputs[k].quantiles[kP99];
@@ -254,15 +256,30 @@ void printHistogram(std::ostream& out, const Summary& summary, const RunStatisti
   std::array<std::uint64_t, kHistogramBins> counts{};
   std::uint64_t below = 0, above = 0;
   const double width = (hi - lo) / kHistogramBins;
-  for (double x : values) {
-    if (x < lo) {
-      ++below;
-    } else if (x > hi) {
-      ++above;
-    } else {
-      auto bin = static_cast<std::size_t>((x - lo) / width);
-      counts[std::min<std::size_t>(bin, kHistogramBins - 1)] += 1;
+  if (statistics.storesValues()) {
+    for (double x : values) {
+      if (x < lo) {
+        ++below;
+      } else if (x > hi) {
+        ++above;
+      } else {
+        auto bin = static_cast<std::size_t>((x - lo) / width);
+        counts[std::min<std::size_t>(bin, kHistogramBins - 1)] += 1;
+      }
     }
+  } else {
+    // From the sketch: counts between bin edges, to its relative accuracy.
+    const QuantileSketch& sketch = statistics.outputSketch(*output);
+    std::uint64_t previous = sketch.rank(lo);
+    below = previous;
+    for (int b = 0; b < kHistogramBins; ++b) {
+      const std::uint64_t next = b + 1 == kHistogramBins
+                                     ? sketch.rank(std::nextafter(hi, kInfinity))
+                                     : sketch.rank(lo + (b + 1) * width);
+      counts[static_cast<std::size_t>(b)] = next - std::min(previous, next);
+      previous = std::max(previous, next);
+    }
+    above = sketch.count() - std::min(sketch.count(), previous);
   }
   const std::uint64_t most = *std::max_element(counts.begin(), counts.end());
   const int decimals = decimalsFor(width * unit.scale, 2, 4);
@@ -286,6 +303,27 @@ void printHistogram(std::ostream& out, const Summary& summary, const RunStatisti
   }
   out << "  " << grouped(below) << " paths below P1 and " << grouped(above)
       << " above P99 not shown\n";
+}
+
+void printProbabilities(std::ostream& out, const Summary& summary) {
+  if (summary.probabilities.empty()) return;
+  out << "\nThreshold probabilities        probability    stderr\n";
+  for (const ProbabilitySummary& p : summary.probabilities) {
+    out << "  " << std::left << std::setw(28) << p.expression << std::right << std::setw(11)
+        << fixed(p.probability, 4) << std::setw(10) << fixed(p.stderror, 4) << '\n';
+  }
+}
+
+void printConvergence(std::ostream& out, const Summary& summary) {
+  if (!summary.convergence || summary.convergence->checks.empty()) return;
+  const ConvergenceSummary& c = *summary.convergence;
+  const ConvergenceCheck& last = c.checks.back();
+  const double relative = last.estimate != 0.0 ? last.halfWidth / std::abs(last.estimate) : 0.0;
+  out << "\nPrecision: " << c.stat << " of " << c.metric << ", 95% half-width "
+      << fixed(100 * relative, 3) << "% of the estimate after " << grouped(last.paths) << " paths ("
+      << c.checks.size() << (c.checks.size() == 1 ? " check" : " checks") << "); target "
+      << fixed(100 * c.relativeTarget, 3) << "% "
+      << (c.reached ? "reached" : "NOT reached: stopped at --max-paths") << '\n';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +364,13 @@ nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary) 
     metric["max"] = m.max;
     for (std::size_t q = 0; q < kReportedQuantileNames.size(); ++q)
       metric[kReportedQuantileNames[q]] = m.quantiles[q];
+    Json intervals = Json::object();
+    intervals["mean"] = Json::array({m.meanInterval.lo, m.meanInterval.hi});
+    for (std::size_t q = 0; q < kReportedQuantileNames.size(); ++q) {
+      intervals[kReportedQuantileNames[q]] =
+          Json::array({m.quantileIntervals[q].lo, m.quantileIntervals[q].hi});
+    }
+    metric["ci95"] = std::move(intervals);
     metrics[summary.outputNames[k]] = std::move(metric);
   }
   j["metrics"] = std::move(metrics);
@@ -357,6 +402,34 @@ nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary) 
     j[share.name + "_share"] = std::move(byYear);
   }
 
+  Json estimation = Json::object();
+  estimation["stderr"] = info.stderrMethod;
+  estimation["quantiles"] = summary.sketch ? "ddsketch" : "exact";
+  if (summary.sketch) estimation["relative_accuracy"] = summary.sketchAlpha;
+  j["estimation"] = std::move(estimation);
+
+  if (!summary.probabilities.empty()) {
+    Json probabilities = Json::object();
+    for (const ProbabilitySummary& p : summary.probabilities) {
+      probabilities[p.expression] = Json{{"probability", p.probability}, {"stderr", p.stderror}};
+    }
+    j["probabilities"] = std::move(probabilities);
+  }
+
+  if (summary.convergence) {
+    const ConvergenceSummary& c = *summary.convergence;
+    Json checks = Json::array();
+    for (const ConvergenceCheck& check : c.checks) {
+      checks.push_back(Json{
+          {"paths", check.paths}, {"estimate", check.estimate}, {"half_width", check.halfWidth}});
+    }
+    j["convergence"] = Json{{"metric", c.metric},
+                            {"stat", c.stat},
+                            {"relative_target", c.relativeTarget},
+                            {"reached", c.reached},
+                            {"checks", std::move(checks)}};
+  }
+
   Json timing = Json::object();
   timing["seconds"] = info.seconds;
   timing["paths_per_second"] =
@@ -374,6 +447,8 @@ void printReport(std::ostream& out, const RunInfo& info, const Summary& summary,
   printYearlyMedians(out, summary);
   printShares(out, summary);
   printHistogram(out, summary, statistics, "ev_usd");
+  printProbabilities(out, summary);
+  printConvergence(out, summary);
   out << '\n'
       << groupedRounded(info.seconds > 0.0 ? static_cast<double>(info.paths) / info.seconds : 0.0)
       << " paths per second (" << grouped(info.paths) << " paths in " << fixed(info.seconds, 2)
@@ -391,7 +466,7 @@ void writePathsCsv(std::ostream& out, const RunStatistics& statistics) {
   for (std::size_t k = 0; k < layout.outputs.size(); ++k)
     columns.push_back(statistics.outputValues(k));
   std::string line;
-  for (std::uint64_t path = 0; path < statistics.paths(); ++path) {
+  for (std::uint64_t path = 0; path < statistics.merged(); ++path) {
     line = std::to_string(path);
     for (const std::span<const double>& column : columns) {
       line += ',';

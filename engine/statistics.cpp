@@ -1,7 +1,9 @@
 #include "spinval/statistics.hpp"
 
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 
 namespace spinval {
@@ -51,30 +53,134 @@ double quantileOfSorted(std::span<const double> sorted, double p) {
   return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
 }
 
-std::vector<double> quantilesOf(std::span<double> values, std::span<const double> probabilities) {
-  if (values.empty()) throw std::invalid_argument("quantile of no values");
+std::vector<double> orderStatistics(std::span<double> values,
+                                    std::span<const std::uint64_t> ranks) {
   std::vector<double> result;
-  result.reserve(probabilities.size());
-  // Each quantile needs the order statistics floor(h) and floor(h) + 1. Select them left to
-  // right: everything before the previous selection is already below it.
+  result.reserve(ranks.size());
+  // Select left to right: after selecting rank r, everything before it is no larger, so the
+  // next selection only has to look at the rest.
   std::size_t done = 0;
-  const std::size_t n = values.size();
-  for (double p : probabilities) {
-    const double h = static_cast<double>(n - 1) * p;
-    const auto lo = static_cast<std::size_t>(std::floor(h));
-    auto begin = values.begin() + static_cast<std::ptrdiff_t>(std::min(done, lo));
-    std::nth_element(begin, values.begin() + static_cast<std::ptrdiff_t>(lo), values.end());
-    double x = values[lo];
-    if (lo + 1 < n) {
-      // The next order statistic is the smallest value above position lo.
-      auto next =
-          std::min_element(values.begin() + static_cast<std::ptrdiff_t>(lo + 1), values.end());
-      x += (h - static_cast<double>(lo)) * (*next - values[lo]);
+  for (std::uint64_t rank : ranks) {
+    if (rank >= values.size()) throw std::out_of_range("order statistic beyond the values");
+    const auto r = static_cast<std::ptrdiff_t>(rank);
+    if (rank >= done) {
+      std::nth_element(values.begin() + static_cast<std::ptrdiff_t>(done), values.begin() + r,
+                       values.end());
+      done = rank;
     }
-    result.push_back(x);
-    done = lo;
+    result.push_back(values[rank]);
   }
   return result;
+}
+
+std::vector<double> quantilesOf(std::span<double> values, std::span<const double> probabilities) {
+  if (values.empty()) throw std::invalid_argument("quantile of no values");
+  const std::uint64_t n = values.size();
+  std::vector<std::uint64_t> ranks;
+  std::vector<double> fractions;
+  for (double p : probabilities) {
+    const double h = static_cast<double>(n - 1) * p;
+    const auto lo = static_cast<std::uint64_t>(std::floor(h));
+    ranks.push_back(lo);
+    ranks.push_back(std::min(lo + 1, n - 1));
+    fractions.push_back(h - static_cast<double>(lo));
+  }
+  const auto x = orderStatistics(values, ranks);
+  std::vector<double> result;
+  for (std::size_t i = 0; i < fractions.size(); ++i) {
+    result.push_back(x[2 * i] + fractions[i] * (x[2 * i + 1] - x[2 * i]));
+  }
+  return result;
+}
+
+std::pair<std::uint64_t, std::uint64_t> quantileIntervalRanks(std::uint64_t n, double p) {
+  if (n == 0) throw std::invalid_argument("interval of no values");
+  const double np = static_cast<double>(n) * p;
+  const double half = 1.959963984540054 * std::sqrt(np * (1 - p));
+  const double last = static_cast<double>(n - 1);
+  const double lo = std::clamp(std::floor(np - half), 0.0, last);
+  const double hi = std::clamp(std::ceil(np + half), 0.0, last);
+  return {static_cast<std::uint64_t>(lo), static_cast<std::uint64_t>(hi)};
+}
+
+ErrorModel errorModelOf(SamplerKind sampler) {
+  switch (sampler) {
+    case SamplerKind::antithetic:
+      return ErrorModel::pairs;
+    case SamplerKind::sobol:
+      return ErrorModel::replicates;
+    case SamplerKind::mc:
+    case SamplerKind::lhs:
+      break;
+  }
+  return ErrorModel::iid;
+}
+
+std::string errorModelName(ErrorModel model) {
+  switch (model) {
+    case ErrorModel::pairs:
+      return "antithetic-pairs";
+    case ErrorModel::replicates:
+      return "sobol-replicates";
+    case ErrorModel::iid:
+      break;
+  }
+  return "iid";
+}
+
+bool Threshold::holds(double x) const {
+  switch (op) {
+    case Op::greater:
+      return x > value;
+    case Op::greaterEqual:
+      return x >= value;
+    case Op::less:
+      return x < value;
+    case Op::lessEqual:
+      return x <= value;
+  }
+  return false;
+}
+
+Threshold parseThreshold(const std::string& expression, const Layout& layout) {
+  Threshold t;
+  t.expression = expression;
+  const auto at = expression.find_first_of("<>");
+  if (at == std::string::npos || at == 0) {
+    throw std::invalid_argument(
+        "'" + expression + "' is not OUTPUT>VALUE, OUTPUT>=VALUE, OUTPUT<VALUE or OUTPUT<=VALUE");
+  }
+  const bool orEqual = at + 1 < expression.size() && expression[at + 1] == '=';
+  t.op = expression[at] == '>' ? (orEqual ? Threshold::Op::greaterEqual : Threshold::Op::greater)
+                               : (orEqual ? Threshold::Op::lessEqual : Threshold::Op::less);
+  std::string name = expression.substr(0, at);
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  const auto index = layout.outputIndex(name);
+  if (!index) {
+    std::string known;
+    for (const auto& output : layout.outputs) known += (known.empty() ? "" : ", ") + output;
+    throw std::invalid_argument("'" + expression + "': unknown output '" + name +
+                                "' (expected one of " + known + ")");
+  }
+  t.output = *index;
+  const std::string number = expression.substr(at + (orEqual ? 2 : 1));
+  std::size_t used = 0;
+  try {
+    t.value = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  while (used < number.size() && number[used] == ' ') ++used;
+  if (number.empty() || used != number.size() || !std::isfinite(t.value)) {
+    throw std::invalid_argument("'" + expression + "': '" + number + "' is not a number");
+  }
+  return t;
+}
+
+void MeanAccumulator::merge(const MeanAccumulator& other) {
+  all.merge(other.all);
+  if (units.empty()) units.resize(other.units.size());
+  for (std::size_t u = 0; u < units.size(); ++u) units[u].merge(other.units[u]);
 }
 
 void BlockStatistics::merge(const BlockStatistics& other) {
@@ -87,6 +193,12 @@ void BlockStatistics::merge(const BlockStatistics& other) {
   for (std::size_t k = 0; k < categoryCounts.size(); ++k) {
     categoryCounts[k] += other.categoryCounts[k];
   }
+  for (std::size_t k = 0; k < outputUnits.size(); ++k) {
+    for (std::size_t u = 0; u < outputUnits[k].size(); ++u) {
+      outputUnits[k][u].merge(other.outputUnits[k][u]);
+    }
+  }
+  for (std::size_t k = 0; k < thresholds.size(); ++k) thresholds[k].merge(other.thresholds[k]);
 }
 
 namespace {
@@ -103,14 +215,103 @@ std::vector<std::size_t> categoryOffsets(const Layout& layout) {
   return offsets;
 }
 
+std::size_t unitCount(ErrorModel model) {
+  switch (model) {
+    case ErrorModel::pairs:
+      return 1;
+    case ErrorModel::replicates:
+      return kSobolReplicates;
+    case ErrorModel::iid:
+      break;
+  }
+  return 0;
+}
+
+// Adds a column of a block to its error units: pair means (rows 2k, 2k + 1; blocks start at
+// even paths) or replicate p mod R.
+template <class Value>
+void addUnits(ErrorModel model, std::uint64_t firstPath, Eigen::Index rows, Value value,
+              std::vector<Moments>& units) {
+  if (model == ErrorModel::pairs) {
+    for (Eigen::Index i = 0; i + 1 < rows; i += 2) units[0].add(0.5 * (value(i) + value(i + 1)));
+  } else if (model == ErrorModel::replicates) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      units[(firstPath + static_cast<std::uint64_t>(i)) % kSobolReplicates].add(value(i));
+    }
+  }
+}
+
 }  // namespace
 
-BlockStatistics blockStatistics(const Layout& layout, const BlockOutput& block) {
+std::uint64_t exactBytesPerPath(const Layout& layout) {
+  std::uint64_t columns = layout.outputs.size();
+  for (const auto& output : layout.yearlyOutputs) {
+    if (!output.categorical()) columns += static_cast<std::uint64_t>(layout.years);
+  }
+  return 8 * (columns + 1);
+}
+
+RunStatistics::RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options)
+    : layout_(&layout), paths_(0), options_(std::move(options)) {
+  outputValues_.resize(layout.outputs.size());
+  yearlyValues_.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
+  if (options_.sketch) sketches_ = makeSketches();
+  extend(paths);
+}
+
+void RunStatistics::extend(std::uint64_t paths) {
+  if (paths <= paths_) return;
+  paths_ = paths;
+  if (options_.sketch) return;
+  for (auto& values : outputValues_) values.resize(paths);
+  for (std::size_t m = 0; m < layout_->yearlyOutputs.size(); ++m) {
+    if (layout_->yearlyOutputs[m].categorical()) continue;
+    for (int y = 0; y < layout_->years; ++y) {
+      yearlyValues_[m * static_cast<std::size_t>(layout_->years) + static_cast<std::size_t>(y)]
+          .resize(paths);
+    }
+  }
+}
+
+void RunStatistics::switchToSketch() {
+  if (options_.sketch) return;
+  Sketches sketches = makeSketches();
+  const std::uint64_t n = merged();
+  for (std::size_t k = 0; k < outputValues_.size(); ++k) {
+    sketches.outputs[k].add(outputValues_[k].data(), n);
+    std::vector<double>().swap(outputValues_[k]);
+  }
+  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
+    if (!yearlyValues_[k].empty()) sketches.yearly[k].add(yearlyValues_[k].data(), n);
+    std::vector<double>().swap(yearlyValues_[k]);
+  }
+  sketches_ = std::move(sketches);
+  options_.sketch = true;
+}
+
+BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
+                                               const BlockOutput& block) const {
+  const Layout& layout = *layout_;
+  const Eigen::Index rows = block.outputs.rows();
   BlockStatistics stats;
   stats.outputs.resize(layout.outputs.size());
+  stats.outputUnits.assign(layout.outputs.size(),
+                           std::vector<Moments>(unitCount(options_.errorModel)));
   for (std::size_t k = 0; k < layout.outputs.size(); ++k) {
     const auto column = block.outputs.col(static_cast<Eigen::Index>(k));
-    for (Eigen::Index i = 0; i < column.size(); ++i) stats.outputs[k].add(column[i]);
+    for (Eigen::Index i = 0; i < rows; ++i) stats.outputs[k].add(column[i]);
+    addUnits(
+        options_.errorModel, firstPath, rows, [&](Eigen::Index i) { return column[i]; },
+        stats.outputUnits[k]);
+  }
+  for (const Threshold& t : options_.thresholds) {
+    MeanAccumulator indicator;
+    indicator.units.resize(unitCount(options_.errorModel));
+    const auto column = block.outputs.col(static_cast<Eigen::Index>(t.output));
+    auto value = [&](Eigen::Index i) { return t.holds(column[i]) ? 1.0 : 0.0; };
+    for (Eigen::Index i = 0; i < rows; ++i) indicator.all.add(value(i));
+    addUnits(options_.errorModel, firstPath, rows, value, indicator.units);
+    stats.thresholds.push_back(std::move(indicator));
   }
   const auto offsets = categoryOffsets(layout);
   stats.yearly.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
@@ -132,57 +333,173 @@ BlockStatistics blockStatistics(const Layout& layout, const BlockOutput& block) 
   return stats;
 }
 
-RunStatistics::RunStatistics(const Layout& layout, std::uint64_t paths, bool storeValues)
-    : layout_(&layout), paths_(paths), storeValues_(storeValues) {
-  if (!storeValues_) return;
-  outputValues_.assign(layout.outputs.size(), std::vector<double>(paths));
-  yearlyValues_.assign(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years),
-                       std::vector<double>(paths));
-}
-
 void RunStatistics::store(std::uint64_t firstPath, const BlockOutput& block) {
-  if (!storeValues_) return;
+  if (options_.sketch) return;
   const auto rows = static_cast<std::size_t>(block.outputs.rows());
   if (firstPath + rows > paths_) throw std::out_of_range("block beyond the run's paths");
+  auto copy = [&](const auto& column, std::vector<double>& to) {
+    std::copy(column.data(), column.data() + rows,
+              to.begin() + static_cast<std::ptrdiff_t>(firstPath));
+  };
   for (std::size_t k = 0; k < outputValues_.size(); ++k) {
-    const double* column = block.outputs.col(static_cast<Eigen::Index>(k)).data();
-    std::copy(column, column + rows,
-              outputValues_[k].begin() + static_cast<std::ptrdiff_t>(firstPath));
+    copy(block.outputs.col(static_cast<Eigen::Index>(k)), outputValues_[k]);
   }
   for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
-    const double* column = block.yearly.col(static_cast<Eigen::Index>(k)).data();
-    std::copy(column, column + rows,
-              yearlyValues_[k].begin() + static_cast<std::ptrdiff_t>(firstPath));
+    if (!yearlyValues_[k].empty())
+      copy(block.yearly.col(static_cast<Eigen::Index>(k)), yearlyValues_[k]);
+  }
+}
+
+RunStatistics::Sketches RunStatistics::makeSketches() const {
+  Sketches sketches;
+  sketches.outputs.assign(layout_->outputs.size(), QuantileSketch(options_.sketchAlpha));
+  sketches.yearly.assign(yearlyValues_.size(), QuantileSketch(options_.sketchAlpha));
+  return sketches;
+}
+
+void RunStatistics::addToSketches(Sketches& sketches, const BlockOutput& block) const {
+  const auto rows = static_cast<std::size_t>(block.outputs.rows());
+  for (std::size_t k = 0; k < sketches.outputs.size(); ++k) {
+    sketches.outputs[k].add(block.outputs.col(static_cast<Eigen::Index>(k)).data(), rows);
+  }
+  for (std::size_t m = 0; m < layout_->yearlyOutputs.size(); ++m) {
+    if (layout_->yearlyOutputs[m].categorical()) continue;
+    for (int y = 0; y < layout_->years; ++y) {
+      const std::size_t slot =
+          m * static_cast<std::size_t>(layout_->years) + static_cast<std::size_t>(y);
+      sketches.yearly[slot].add(block.yearly.col(static_cast<Eigen::Index>(slot)).data(), rows);
+    }
+  }
+}
+
+void RunStatistics::mergeSketches(const Sketches& sketches) {
+  for (std::size_t k = 0; k < sketches_.outputs.size(); ++k) {
+    sketches_.outputs[k].merge(sketches.outputs[k]);
+  }
+  for (std::size_t k = 0; k < sketches_.yearly.size(); ++k) {
+    sketches_.yearly[k].merge(sketches.yearly[k]);
   }
 }
 
 std::span<const double> RunStatistics::outputValues(std::size_t k) const {
-  return outputValues_.at(k);
+  return std::span<const double>(outputValues_.at(k)).first(merged());
 }
 
 std::span<const double> RunStatistics::yearlyValues(std::size_t m, int year) const {
-  return yearlyValues_.at(m * static_cast<std::size_t>(layout_->years) + (year - 1));
+  return std::span<const double>(
+             yearlyValues_.at(m * static_cast<std::size_t>(layout_->years) + (year - 1)))
+      .first(merged());
+}
+
+double RunStatistics::unitStderror(const Moments& all, const std::vector<Moments>& units) const {
+  switch (options_.errorModel) {
+    case ErrorModel::iid:
+      return all.stderror();
+    case ErrorModel::pairs:
+      return units.at(0).stderror();
+    case ErrorModel::replicates: {
+      Moments means;
+      for (const Moments& unit : units) means.add(unit.mean());
+      return means.stderror();
+    }
+  }
+  return all.stderror();
+}
+
+double RunStatistics::meanStderror(std::size_t k) const {
+  return unitStderror(totals_.outputs.at(k), totals_.outputUnits.at(k));
+}
+
+double RunStatistics::intervalFactor() const {
+  if (options_.errorModel != ErrorModel::replicates) return 1.959963984540054;
+  const boost::math::students_t t(static_cast<double>(kSobolReplicates - 1));
+  return boost::math::quantile(boost::math::complement(t, 0.025));
+}
+
+double RunStatistics::outputQuantile(std::size_t k, double p) const {
+  if (options_.sketch) return sketches_.outputs.at(k).quantile(p);
+  auto values = outputValues(k);
+  std::vector<double> scratch(values.begin(), values.end());
+  const double probability[] = {p};
+  return quantilesOf(scratch, probability)[0];
+}
+
+std::pair<double, double> RunStatistics::outputQuantileInterval(std::size_t k, double p) const {
+  const std::uint64_t n = merged();
+  const auto [lo, hi] = quantileIntervalRanks(n, p);
+  if (options_.sketch) {
+    const auto& sketch = sketches_.outputs.at(k);
+    const double last = static_cast<double>(n - 1);
+    return {sketch.quantile(n > 1 ? static_cast<double>(lo) / last : 0.0),
+            sketch.quantile(n > 1 ? static_cast<double>(hi) / last : 0.0)};
+  }
+  auto values = outputValues(k);
+  std::vector<double> scratch(values.begin(), values.end());
+  const std::uint64_t ranks[] = {lo, hi};
+  const auto x = orderStatistics(scratch, ranks);
+  return {x[0], x[1]};
 }
 
 Summary summarize(const RunStatistics& statistics) {
-  if (!statistics.storesValues()) {
-    throw std::logic_error("exact quantiles need the stored values of every path");
-  }
   const Layout& layout = statistics.layout();
   const BlockStatistics& totals = statistics.totals();
+  const std::uint64_t n = statistics.merged();
+  if (n == 0) throw std::logic_error("summary of no paths");
+  const bool sketch = !statistics.storesValues();
   Summary summary;
-  summary.paths = statistics.paths();
+  summary.paths = n;
   summary.firstYear = layout.firstYear;
+  summary.sketch = sketch;
+  summary.sketchAlpha = sketch ? statistics.options().sketchAlpha : 0.0;
   summary.outputNames = layout.outputs;
 
+  const double factor = statistics.intervalFactor();
   std::vector<double> scratch;
   for (std::size_t k = 0; k < layout.outputs.size(); ++k) {
     const Moments& m = totals.outputs[k];
-    MetricSummary metric{m.mean(), m.stddev(), m.stderror(), m.min(), m.max(), {}};
-    auto values = statistics.outputValues(k);
-    scratch.assign(values.begin(), values.end());
-    auto q = quantilesOf(scratch, kReportedProbabilities);
-    std::copy(q.begin(), q.end(), metric.quantiles.begin());
+    MetricSummary metric;
+    metric.mean = m.mean();
+    metric.std = m.stddev();
+    metric.stderror = statistics.meanStderror(k);
+    metric.min = m.min();
+    metric.max = m.max();
+    metric.meanInterval = {metric.mean - factor * metric.stderror,
+                           metric.mean + factor * metric.stderror};
+    // Every quantile needs ranks floor(h), floor(h) + 1 and its interval's two ranks.
+    std::vector<std::uint64_t> ranks;
+    for (double p : kReportedProbabilities) {
+      const double h = static_cast<double>(n - 1) * p;
+      const auto lo = static_cast<std::uint64_t>(std::floor(h));
+      const auto [a, b] = quantileIntervalRanks(n, p);
+      ranks.insert(ranks.end(), {lo, std::min(lo + 1, n - 1), a, b});
+    }
+    std::vector<std::size_t> order(ranks.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return ranks[a] < ranks[b]; });
+    std::vector<std::uint64_t> sortedRanks;
+    for (std::size_t i : order) sortedRanks.push_back(ranks[i]);
+    std::vector<double> selected(ranks.size());
+    if (sketch) {
+      const auto& s = statistics.outputSketch(k);
+      for (std::size_t i = 0; i < ranks.size(); ++i) {
+        selected[i] =
+            s.quantile(n > 1 ? static_cast<double>(ranks[i]) / static_cast<double>(n - 1) : 0.0);
+      }
+    } else {
+      auto values = statistics.outputValues(k);
+      scratch.assign(values.begin(), values.end());
+      const auto x = orderStatistics(scratch, sortedRanks);
+      for (std::size_t i = 0; i < order.size(); ++i) selected[order[i]] = x[i];
+    }
+    for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
+      const double h = static_cast<double>(n - 1) * kReportedProbabilities[q];
+      const double fraction = h - std::floor(h);
+      const double* x = &selected[4 * q];
+      metric.quantiles[q] = sketch ? statistics.outputSketch(k).quantile(kReportedProbabilities[q])
+                                   : x[0] + fraction * (x[1] - x[0]);
+      metric.quantileIntervals[q] = {x[2], x[3]};
+    }
     summary.outputs.push_back(metric);
   }
 
@@ -197,7 +514,7 @@ Summary summarize(const RunStatistics& statistics) {
         const std::size_t base = offsets[m] + (y - 1) * output.categories.size();
         for (std::size_t c = 0; c < output.categories.size(); ++c) {
           year.push_back(static_cast<double>(totals.categoryCounts[base + c]) /
-                         static_cast<double>(statistics.paths()));
+                         static_cast<double>(n));
         }
         shares.years.push_back(std::move(year));
       }
@@ -206,14 +523,25 @@ Summary summarize(const RunStatistics& statistics) {
     }
     YearlySummary yearly{output.name, {}};
     for (int y = 1; y <= layout.years; ++y) {
-      auto values = statistics.yearlyValues(m, y);
-      scratch.assign(values.begin(), values.end());
-      auto q = quantilesOf(scratch, kYearly);
-      const double mean =
-          totals.yearly[m * static_cast<std::size_t>(layout.years) + (y - 1)].mean();
-      yearly.years.push_back({mean, q[0], q[1], q[2]});
+      const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
+      std::vector<double> q;
+      if (sketch) {
+        for (double p : kYearly) q.push_back(statistics.sketches_.yearly[slot].quantile(p));
+      } else {
+        auto values = statistics.yearlyValues(m, y);
+        scratch.assign(values.begin(), values.end());
+        q = quantilesOf(scratch, kYearly);
+      }
+      yearly.years.push_back({totals.yearly[slot].mean(), q[0], q[1], q[2]});
     }
     summary.yearly.push_back(std::move(yearly));
+  }
+
+  for (std::size_t t = 0; t < statistics.options().thresholds.size(); ++t) {
+    const MeanAccumulator& indicator = totals.thresholds[t];
+    summary.probabilities.push_back({statistics.options().thresholds[t].expression,
+                                     indicator.all.mean(),
+                                     statistics.unitStderror(indicator.all, indicator.units)});
   }
   return summary;
 }

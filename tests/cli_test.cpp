@@ -103,8 +103,9 @@ const std::vector<std::string> kOutputs = {
     "ev_usd",          "ev_relative_usd", "ev_dcf_usd",       "equity_usd",
     "offer_value_usd", "mark_value_usd",  "parent_stake_usd", "parent_per_ads_usd",
     "listed",          "peer_multiple",   "company_multiple"};
-const std::vector<std::string> kMetricKeys = {"mean", "std", "stderr", "min", "max", "p01", "p05",
-                                              "p10",  "p25", "p50",    "p75", "p90", "p95", "p99"};
+const std::vector<std::string> kMetricKeys = {"mean", "std", "stderr", "min", "max",
+                                              "p01",  "p05", "p10",    "p25", "p50",
+                                              "p75",  "p90", "p95",    "p99", "ci95"};
 
 std::vector<std::string> keysOf(const Json& object) {
   std::vector<std::string> keys;
@@ -172,7 +173,7 @@ struct HandMadeRun {
   explicit HandMadeRun(int n) : statistics(layout, static_cast<std::uint64_t>(n)) {
     BlockOutput block = reportBlock(layout, n);
     statistics.store(0, block);
-    statistics.merge(blockStatistics(layout, block));
+    statistics.merge(statistics.blockStatistics(0, block));
     summary = summarize(statistics);
   }
 };
@@ -191,9 +192,9 @@ TEST(SummaryJson, KeysInDocumentedOrder) {
   summary.shares = {{"regime", {"open", "banned"}, {{0.25, 0.75}, {0.5, 0.5}}}};
 
   Json j = summaryJson(reportInfo(3), summary);
-  EXPECT_EQ(keysOf(j),
-            (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths", "sampler",
-                                      "version", "metrics", "yearly", "regime_share", "timing"}));
+  EXPECT_EQ(keysOf(j), (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths",
+                                                 "sampler", "version", "metrics", "yearly",
+                                                 "regime_share", "estimation", "timing"}));
   EXPECT_EQ(keysOf(j["metrics"]), (std::vector<std::string>{"ev_usd", "listed"}));
   EXPECT_EQ(keysOf(j["metrics"]["ev_usd"]), kMetricKeys);
   EXPECT_EQ(j["metrics"]["ev_usd"]["stderr"].get<double>(), 1.25e8);
@@ -312,7 +313,7 @@ TEST(PrintReport, LongHorizonWraps) {
     }
   }
   statistics.store(0, block);
-  statistics.merge(blockStatistics(layout, block));
+  statistics.merge(statistics.blockStatistics(0, block));
   std::ostringstream out;
   printReport(out, reportInfo(10), summarize(statistics), statistics);
   for (const std::string& line : lines(out.str())) EXPECT_LE(line.size(), 120u) << line;
@@ -521,15 +522,47 @@ TEST(Cli, ValidateSaysOk) {
   EXPECT_TRUE(result.err.empty()) << result.err;
 }
 
+// correlation-options.yaml asks for the t copula with Spearman coefficients and repair:
+// nearest on three pairs that cannot hold together: each command says, on stderr, why and
+// what it changed, one notice per coefficient; the run still reproduces on any thread count.
+TEST(Cli, CorrelationRepairNoticesEveryChangedCoefficient) {
+  const std::string scenario = quoted(dataPath("valid/correlation-options.yaml"));
+  for (const std::string& command :
+       {"validate " + scenario, "run " + scenario + " --paths 3000 --quiet --json --threads 1"}) {
+    SCOPED_TRACE(command);
+    auto result = runSpinval(command);
+    ASSERT_EQ(result.status, 0) << result.err;
+    const std::vector<std::string> err = lines(result.err);
+    ASSERT_EQ(err.size(), 4u) << result.err;
+    EXPECT_EQ(err[0].rfind("spinval: notice: correlations: the copula's Pearson matrix is not "
+                           "positive definite (smallest eigenvalue -0.83",
+                           0),
+              0u)
+        << err[0];
+    for (const char* pair :
+         {"peers.sentiment ~ market.growth_start (spearman) repaired 0.9 -> 0.",
+          "peers.sentiment ~ cost.advantage (spearman) repaired -0.9 -> -0.",
+          "market.growth_start ~ cost.advantage (spearman) repaired 0.9 -> 0."}) {
+      EXPECT_NE(result.err.find(std::string("spinval: notice: correlation ") + pair),
+                std::string::npos)
+          << pair;
+    }
+  }
+  const auto one = runSpinval("run " + scenario + " --paths 3000 --quiet --json --threads 1");
+  const auto two = runSpinval("run " + scenario + " --paths 3000 --quiet --json --threads 2");
+  ASSERT_EQ(two.status, 0) << two.err;
+  EXPECT_EQ(withoutTiming(two.out), withoutTiming(one.out));
+}
+
 TEST(Cli, JsonSummaryHasTheDocumentedShape) {
   auto result = runSpinval(runArguments("--json"));
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_TRUE(result.err.empty()) << result.err;
   Json j = Json::parse(result.out);
 
-  EXPECT_EQ(keysOf(j),
-            (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths", "sampler",
-                                      "version", "metrics", "yearly", "regime_share", "timing"}));
+  EXPECT_EQ(keysOf(j), (std::vector<std::string>{"scenario", "scenario_sha256", "seed", "paths",
+                                                 "sampler", "version", "metrics", "yearly",
+                                                 "regime_share", "estimation", "timing"}));
   EXPECT_EQ(j["seed"].get<std::uint64_t>(), 7u);
   EXPECT_EQ(j["paths"].get<std::uint64_t>(), 5000u);
   EXPECT_EQ(j["sampler"].get<std::string>(), "mc");
@@ -543,7 +576,17 @@ TEST(Cli, JsonSummaryHasTheDocumentedShape) {
     SCOPED_TRACE(name);
     const Json& m = j["metrics"][name];
     ASSERT_EQ(keysOf(m), kMetricKeys);
-    for (const auto& [key, value] : m.items()) EXPECT_TRUE(value.is_number()) << key;
+    for (const auto& [key, value] : m.items()) {
+      if (key != "ci95") {
+        EXPECT_TRUE(value.is_number()) << key;
+      }
+    }
+    // Every interval brackets its estimate.
+    for (const auto& [key, interval] : m["ci95"].items()) {
+      ASSERT_TRUE(interval.is_array() && interval.size() == 2) << key;
+      EXPECT_LE(interval[0].get<double>(), m[key].get<double>()) << key;
+      EXPECT_GE(interval[1].get<double>(), m[key].get<double>()) << key;
+    }
     double previous = m["min"].get<double>();
     for (const char* q : {"p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "max"}) {
       EXPECT_LE(previous, m[q].get<double>()) << q;

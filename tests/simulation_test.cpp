@@ -4,6 +4,8 @@
 
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "spinval/error.hpp"
 #include "test_models.hpp"
@@ -11,6 +13,7 @@
 namespace spinval {
 namespace {
 
+using testing::FunctionModel;
 using testing::LognormalWalkModel;
 using testing::ThresholdNanModel;
 
@@ -102,7 +105,7 @@ TEST(Simulate, NonFiniteOutputNamesThePathAndSeed) {
   const Sampler sampler(SamplerKind::mc, seed, model.layout());
   Eigen::MatrixXd u(kBlockSize, 1);
   for (std::uint64_t block = 0; block < 20 && expected == paths; ++block) {
-    sampler.fill(block, block * kBlockSize, u);
+    sampler.fill(block, block * kBlockSize, u, {});
     for (Eigen::Index i = 0; i < u.rows(); ++i) {
       if (u(i, 0) < threshold) {
         expected = block * kBlockSize + static_cast<std::uint64_t>(i);
@@ -123,6 +126,197 @@ TEST(Simulate, NonFiniteOutputNamesThePathAndSeed) {
       EXPECT_NE(message.find("NaN"), std::string::npos) << message;
     }
   }
+}
+
+// f(u) = prod_d (1 + (u_d - 1/2) / 2) over 4 dimensions: smooth, with integral exactly 1.
+double smoothProduct(const double* u, int dimensions) {
+  double f = 1.0;
+  for (int d = 0; d < dimensions; ++d) f *= 1.0 + 0.5 * (u[d] - 0.5);
+  return f;
+}
+
+// exp(u0 + u1): monotone in each input. E f = (e - 1)^2.
+double exponentialSum(const double* u, int) {
+  return std::exp(u[0] + u[1]);
+}
+
+RunSettings settingsFor(std::uint64_t paths, std::uint64_t seed, SamplerKind sampler) {
+  RunSettings settings;
+  settings.paths = paths;
+  settings.seed = seed;
+  settings.sampler = sampler;
+  settings.threads = 2;
+  return settings;
+}
+
+// Least-squares slope of log RMSE against log N over seeds, for one sampler.
+double errorSlope(SamplerKind sampler) {
+  const FunctionModel model(4, smoothProduct);
+  std::vector<double> logN, logRmse;
+  for (int m = 10; m <= 18; m += 2) {
+    const std::uint64_t n = std::uint64_t{1} << m;
+    double squares = 0;
+    const int seeds = 16;
+    for (int seed = 1; seed <= seeds; ++seed) {
+      const RunResult run =
+          simulate(model, {}, settingsFor(n, static_cast<std::uint64_t>(seed), sampler));
+      const double error = run.statistics.totals().outputs[0].mean() - 1.0;
+      squares += error * error;
+    }
+    logN.push_back(std::log(static_cast<double>(n)));
+    logRmse.push_back(0.5 * std::log(squares / seeds));
+  }
+  const double mx = std::accumulate(logN.begin(), logN.end(), 0.0) / logN.size();
+  const double my = std::accumulate(logRmse.begin(), logRmse.end(), 0.0) / logRmse.size();
+  double sxy = 0, sxx = 0;
+  for (std::size_t i = 0; i < logN.size(); ++i) {
+    sxy += (logN[i] - mx) * (logRmse[i] - my);
+    sxx += (logN[i] - mx) * (logN[i] - mx);
+  }
+  return sxy / sxx;
+}
+
+// Plain Monte Carlo's error falls as N^-1/2; randomised Sobol on a smooth integrand close to
+// N^-1. With 16 seeds per point the fitted slopes scatter by about 0.05, so the bounds below
+// (mc in [-0.65, -0.35], sobol below -0.8) leave room on both sides.
+TEST(Samplers, SobolErrorFallsFasterThanMc) {
+  const double mc = errorSlope(SamplerKind::mc);
+  const double sobol = errorSlope(SamplerKind::sobol);
+  EXPECT_GT(mc, -0.65);
+  EXPECT_LT(mc, -0.35);
+  EXPECT_LT(sobol, -0.8) << "mc slope " << mc;
+}
+
+// The 95% interval from the 16 shifted replicates (Student t, 15 degrees of freedom) covers
+// the exact integral in about 95% of seeds. Over 200 seeds the count has sd sqrt(200 .95 .05)
+// = 3.1; at least 170 (6 sd below 190) fails a correct build about once in 1e8 runs.
+TEST(Samplers, SobolReplicatesGiveAnHonestInterval) {
+  const FunctionModel model(4, smoothProduct);
+  int covered = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    const RunResult run = simulate(model, {}, settingsFor(1024, seed, SamplerKind::sobol));
+    const double half = run.statistics.intervalFactor() * run.statistics.meanStderror(0);
+    if (std::abs(run.statistics.totals().outputs[0].mean() - 1.0) <= half) ++covered;
+  }
+  EXPECT_GE(covered, 170);
+}
+
+// Antithetic pairs of a monotone f: Var[(f(u) + f(1 - u)) / 2] = (Var f + Cov) / 2 with
+// Cov = E[f(u) f(1 - u)] - (E f)^2 = e^2 - (e - 1)^4 < 0, and Var f = ((e^2 - 1) / 2)^2 -
+// (e - 1)^4. The reported stderr (from pair means) must match the exact
+// sqrt((Var f + Cov) / 2 / (n / 2)) within 5% (its own relative sd here is about 0.4%), and
+// be below plain Monte Carlo's exact sqrt(Var f / n).
+TEST(Samplers, AntitheticReducesTheVarianceOfAMonotoneFunction) {
+  const FunctionModel model(2, exponentialSum);
+  const double e = std::exp(1.0);
+  const double mean = (e - 1) * (e - 1);
+  const double var = std::pow((e * e - 1) / 2, 2) - std::pow(e - 1, 4);
+  const double cov = e * e - std::pow(e - 1, 4);
+  const std::uint64_t n = 1 << 17;
+  const RunResult run = simulate(model, {}, settingsFor(n, 3, SamplerKind::antithetic));
+  const double exactPairStderr = std::sqrt((var + cov) / 2 / (n / 2));
+  const double mcStderr = std::sqrt(var / n);
+  EXPECT_LT(exactPairStderr, 0.5 * mcStderr);
+  EXPECT_NEAR(run.statistics.meanStderror(0) / exactPairStderr, 1.0, 0.05);
+  EXPECT_NEAR(run.statistics.totals().outputs[0].mean(), mean, 6 * exactPairStderr);
+}
+
+// All four samplers estimate the same integral within 6 of their own reported standard errors,
+// and lhs's reported (conservative, i.i.d.) stderr is at least its actual error spread.
+TEST(Samplers, AllAgreeOnAKnownIntegral) {
+  const FunctionModel model(4, smoothProduct);
+  for (SamplerKind sampler :
+       {SamplerKind::mc, SamplerKind::antithetic, SamplerKind::lhs, SamplerKind::sobol}) {
+    const RunResult run = simulate(model, {}, settingsFor(1 << 14, 11, sampler));
+    const double stderror = run.statistics.meanStderror(0);
+    EXPECT_GT(stderror, 0.0) << samplerName(sampler);
+    EXPECT_NEAR(run.statistics.totals().outputs[0].mean(), 1.0,
+                6 * run.statistics.intervalFactor() / 1.96 * stderror)
+        << samplerName(sampler);
+  }
+}
+
+// A precision run stops once the 95% half-width is at most the target, or says it did not.
+TEST(Precision, StopsAtTheTargetHalfWidth) {
+  const LognormalWalkModel model(0.0, 0.5, 1);
+  for (SamplerKind sampler : {SamplerKind::mc, SamplerKind::sobol}) {
+    RunSettings settings = settingsFor(4096, 2, sampler);
+    settings.precision = PrecisionTarget{0.002, "x", PrecisionTarget::Stat::mean, 50'000'000};
+    const RunResult run = simulate(model, {}, settings);
+    ASSERT_TRUE(run.convergence);
+    ASSERT_TRUE(run.convergence->reached);
+    const ConvergenceCheck& last = run.convergence->checks.back();
+    EXPECT_LE(last.halfWidth, 0.002 * std::abs(last.estimate));
+    EXPECT_EQ(last.paths, run.statistics.merged());
+    EXPECT_GT(run.convergence->checks.size(), 1u);
+    for (std::size_t i = 0; i + 1 < run.convergence->checks.size(); ++i) {
+      EXPECT_GT(run.convergence->checks[i].halfWidth,
+                0.002 * std::abs(run.convergence->checks[i].estimate));
+    }
+  }
+  // A quantile target, and one that cannot be reached before maxPaths.
+  RunSettings settings = settingsFor(4096, 2, SamplerKind::mc);
+  settings.precision = PrecisionTarget{0.01, "x", PrecisionTarget::Stat::p95, 10'000'000};
+  const RunResult p95 = simulate(model, {}, settings);
+  ASSERT_TRUE(p95.convergence->reached);
+  EXPECT_LE(p95.convergence->checks.back().halfWidth,
+            0.01 * p95.convergence->checks.back().estimate);
+  settings.precision = PrecisionTarget{1e-5, "x", PrecisionTarget::Stat::mean, 20000};
+  const RunResult capped = simulate(model, {}, settings);
+  EXPECT_FALSE(capped.convergence->reached);
+  EXPECT_EQ(capped.statistics.merged(), 20000u);
+}
+
+// The same precision run on 1 and 3 threads stops at the same place with the same digits.
+TEST(Precision, IsReproducibleAcrossThreads) {
+  const LognormalWalkModel model(0.0, 0.5, 2);
+  RunSettings settings = settingsFor(2000, 9, SamplerKind::lhs);
+  settings.precision = PrecisionTarget{0.003, "x", PrecisionTarget::Stat::mean, 10'000'000};
+  settings.threads = 1;
+  const RunResult one = simulate(model, {}, settings);
+  settings.threads = 3;
+  const RunResult three = simulate(model, {}, settings);
+  expectSameRun(one.statistics, three.statistics);
+  ASSERT_EQ(one.convergence->checks.size(), three.convergence->checks.size());
+  EXPECT_EQ(one.convergence->checks.back().halfWidth, three.convergence->checks.back().halfWidth);
+}
+
+// Sketch quantiles stay within the sketch's relative accuracy of the exact ones, and the two
+// modes share every moment.
+TEST(QuantileModes, SketchAgreesWithExact) {
+  const LognormalWalkModel model(0.3, 0.8, 2);
+  RunSettings settings = settingsFor(100000, 4, SamplerKind::mc);
+  const Summary exact = summarize(simulate(model, {}, settings).statistics);
+  settings.sketch = true;
+  settings.threads = 3;
+  const Summary sketch = summarize(simulate(model, {}, settings).statistics);
+  EXPECT_TRUE(sketch.sketch);
+  EXPECT_EQ(exact.outputs[0].mean, sketch.outputs[0].mean);
+  for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
+    EXPECT_NEAR(sketch.outputs[0].quantiles[q], exact.outputs[0].quantiles[q],
+                (QuantileSketch::kDefaultAlpha + 1e-12) * exact.outputs[0].quantiles[q]);
+  }
+}
+
+// P(X > c) for X = exp(mu + sigma Z) is 1 - Phi((ln c - mu) / sigma); the estimate must lie
+// within 6 of its binomial standard errors, and the reported stderr match sqrt(p (1 - p) / n).
+TEST(Thresholds, ProbabilityMatchesTheLognormalTail) {
+  const double mu = 0.2, sigma = 0.6, c = 1.5;
+  const LognormalWalkModel model(mu, sigma, 1);
+  RunSettings settings = settingsFor(200000, 6, SamplerKind::mc);
+  settings.thresholds = {parseThreshold("x>1.5", model.layout()),
+                         parseThreshold("x <= 1.5", model.layout())};
+  const Summary summary = summarize(simulate(model, {}, settings).statistics);
+  const double p = 1 - boost::math::cdf(boost::math::normal(mu, sigma), std::log(c));
+  const double sd = std::sqrt(p * (1 - p) / 200000);
+  ASSERT_EQ(summary.probabilities.size(), 2u);
+  EXPECT_NEAR(summary.probabilities[0].probability, p, 6 * sd);
+  EXPECT_NEAR(summary.probabilities[0].stderror / sd, 1.0, 0.02);
+  EXPECT_DOUBLE_EQ(summary.probabilities[0].probability + summary.probabilities[1].probability,
+                   1.0);
+  EXPECT_THROW(parseThreshold("y>1", model.layout()), std::invalid_argument);
+  EXPECT_THROW(parseThreshold("x>abc", model.layout()), std::invalid_argument);
+  EXPECT_THROW(parseThreshold("x=1", model.layout()), std::invalid_argument);
 }
 
 }  // namespace

@@ -110,12 +110,13 @@ TEST(RunStatistics, StoresValuesAndCountsCategories) {
       14, 24, 1, 0;
   run.store(0, first);
   run.store(3, second);
-  run.merge(blockStatistics(layout, first));
-  run.merge(blockStatistics(layout, second));
+  run.merge(run.blockStatistics(0, first));
+  run.merge(run.blockStatistics(3, second));
 
   const auto a = run.outputValues(0);
   EXPECT_EQ(std::vector<double>(a.begin(), a.end()), (std::vector<double>{1, 2, 3, 4, 5}));
   const auto level2027 = run.yearlyValues(0, 2);
+  ASSERT_EQ(level2027.size(), 5u);
   EXPECT_EQ(level2027[4], 24.0);
 
   const Summary s = summarize(run);
@@ -134,6 +135,55 @@ TEST(RunStatistics, StoresValuesAndCountsCategories) {
   EXPECT_DOUBLE_EQ(s.shares[0].years[0][1], 0.6);
   EXPECT_DOUBLE_EQ(s.shares[0].years[0][0], 0.4);
   EXPECT_DOUBLE_EQ(s.shares[0].years[1][1], 0.6);
+}
+
+// For n = 100 and p = 0.5: np = 50, 1.96 sqrt(25) = 9.8, ranks floor(40.2) = 40 and
+// ceil(59.8) = 60; the extremes clamp to [0, n - 1].
+TEST(Quantiles, IntervalRanksFromTheBinomial) {
+  EXPECT_EQ(quantileIntervalRanks(100, 0.5), (std::pair<std::uint64_t, std::uint64_t>{40, 60}));
+  EXPECT_EQ(quantileIntervalRanks(100, 0.0).first, 0u);
+  EXPECT_EQ(quantileIntervalRanks(100, 1.0).second, 99u);
+  EXPECT_EQ(quantileIntervalRanks(1, 0.5), (std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+}
+
+TEST(Quantiles, OrderStatisticsOfUnsortedValues) {
+  std::vector<double> values = {9, 3, 7, 1, 5};
+  const std::vector<std::uint64_t> ranks = {0, 2, 2, 4};
+  EXPECT_EQ(orderStatistics(values, ranks), (std::vector<double>{1, 5, 5, 9}));
+}
+
+// Antithetic pairs: the stderr comes from the pair means; sobol: from the replicate means.
+TEST(RunStatistics, ErrorUnitsFollowTheSampler) {
+  Layout layout;
+  layout.years = 1;
+  layout.outputs = {"a"};
+  StatisticsOptions pairs;
+  pairs.errorModel = ErrorModel::pairs;
+  RunStatistics run(layout, 4, pairs);
+  BlockOutput block;
+  block.resize(layout, 4);
+  block.outputs.col(0) << 1, 3, 10, 14;  // pair means 2 and 12: sd sqrt(50), stderr 5
+  run.store(0, block);
+  run.merge(run.blockStatistics(0, block));
+  EXPECT_DOUBLE_EQ(run.meanStderror(0), 5.0);
+  EXPECT_DOUBLE_EQ(run.intervalFactor(), 1.959963984540054);
+
+  StatisticsOptions replicates;
+  replicates.errorModel = ErrorModel::replicates;
+  const std::uint64_t n = 2 * kSobolReplicates;
+  RunStatistics sobol(layout, n, replicates);
+  BlockOutput values;
+  values.resize(layout, static_cast<Eigen::Index>(n));
+  // Path p has value p mod R: replicate r has mean r, the R means 0..15 have sd
+  // sqrt(R (R + 1) / 12) = sqrt(22.667), stderr sqrt(22.667 / 16).
+  for (std::uint64_t p = 0; p < n; ++p)
+    values.outputs(static_cast<Eigen::Index>(p), 0) = static_cast<double>(p % kSobolReplicates);
+  sobol.store(0, values);
+  sobol.merge(sobol.blockStatistics(0, values));
+  const double R = kSobolReplicates;
+  EXPECT_NEAR(sobol.meanStderror(0), std::sqrt(R * (R + 1) / 12 / R), 1e-12);
+  // t quantile 0.975 on 15 degrees of freedom is 2.131450 (tables).
+  EXPECT_NEAR(sobol.intervalFactor(), 2.131450, 1e-6);
 }
 
 }  // namespace

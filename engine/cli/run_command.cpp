@@ -1,13 +1,18 @@
 // spinval run: simulate a scenario and print the summary as a table or JSON, optionally
 // writing summary.json and paths.csv into an output directory.
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "progress.hpp"
+#include "spinval/error.hpp"
 #include "spinval/report.hpp"
 #include "spinval/simulation.hpp"
 #include "spinval/statistics.hpp"
@@ -27,7 +32,52 @@ struct RunOptions {
   std::string out;
   bool writePaths = false;
   bool quiet = false;
+  std::string sampler;     // empty: the scenario's simulation.sampler
+  double precision = 0.0;  // 0: no precision target
+  std::string precisionMetric = "ev_usd";
+  std::string precisionStat = "mean";
+  std::uint64_t maxPaths = 100'000'000;
+  std::string quantiles = "auto";
+  std::string memoryBudget = "1GiB";
+  std::vector<std::string> probabilities;
 };
+
+constexpr std::uint64_t kFirstPrecisionRound = 16384;
+
+// "1GiB", "512M", "2e9" (bytes); binary multiples for K, M, G, T with or without "iB".
+std::uint64_t parseBytes(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = 1;
+  if (unit.size() == 3 && unit.substr(1) == "iB") unit = unit.substr(0, 1);
+  if (unit == "K" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "M")
+    scale = 1024.0 * 1024;
+  else if (unit == "G")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B")
+    used = 0;
+  if (used == 0 || !(value > 0) || !std::isfinite(value * scale)) {
+    throw InputError({"--memory-budget", 0, 0}, "",
+                     "expected a size such as 1GiB, 512M or 2e9 (bytes), got '" + text + "'");
+  }
+  return static_cast<std::uint64_t>(value * scale);
+}
+
+std::string gib(double bytes) {
+  std::ostringstream text;
+  text << std::setprecision(3) << bytes / (1024.0 * 1024 * 1024) << " GiB";
+  return text.str();
+}
 
 int run(const RunOptions& options) {
   // Everything about the input is checked here, before anything is written.
@@ -38,7 +88,74 @@ int run(const RunOptions& options) {
   settings.paths = options.paths != 0 ? options.paths : scenario.simulation.paths;
   settings.seed = options.seedGiven ? options.seed : scenario.simulation.seed;
   settings.sampler = prepared.sampler;
+  if (!options.sampler.empty()) {
+    try {
+      settings.sampler = parseSampler(options.sampler);
+    } catch (const std::invalid_argument& e) {
+      throw InputError({"--sampler", 0, 0}, "", e.what());
+    }
+  }
   settings.threads = resolveThreads(options.threads);
+  for (const std::string& expression : options.probabilities) {
+    try {
+      settings.thresholds.push_back(parseThreshold(expression, prepared.model->layout()));
+    } catch (const std::invalid_argument& e) {
+      throw InputError({"--prob", 0, 0}, "", e.what());
+    }
+  }
+  if (options.precision > 0.0) {
+    PrecisionTarget target;
+    target.relative = options.precision;
+    target.metric = options.precisionMetric;
+    target.maxPaths = options.maxPaths;
+    try {
+      target.stat = parsePrecisionStat(options.precisionStat);
+    } catch (const std::invalid_argument& e) {
+      throw InputError({"--precision-stat", 0, 0}, "", e.what());
+    }
+    if (!prepared.model->layout().outputIndex(target.metric)) {
+      throw InputError({"--precision-metric", 0, 0}, "", "unknown output '" + target.metric + "'");
+    }
+    settings.precision = target;
+    // Without --paths a precision run starts from a small first round and grows from there.
+    if (options.paths == 0) settings.paths = kFirstPrecisionRound;
+  }
+
+  // Paths the sampler needs, and the quantile mode the memory budget allows.
+  const std::uint64_t admissible = admissiblePaths(settings.sampler, settings.paths);
+  if (admissible != settings.paths && !settings.precision) {
+    std::cerr << "spinval: notice: " << samplerName(settings.sampler) << " runs " << admissible
+              << " paths (" << settings.paths << " requested)\n";
+  }
+  const std::uint64_t budget = parseBytes(options.memoryBudget);
+  // A precision run starts exact and moves to sketches if it outgrows the budget; only an
+  // explicit --quantiles exact is held to its largest possible size up front.
+  settings.memoryBudget = budget;
+  const std::uint64_t most = settings.precision && options.quantiles == "exact"
+                                 ? std::max(admissible, options.maxPaths)
+                                 : admissible;
+  const double exactBytes =
+      static_cast<double>(most) * static_cast<double>(exactBytesPerPath(prepared.model->layout()));
+  if (options.quantiles == "sketch") {
+    settings.sketch = true;
+  } else if (exactBytes > static_cast<double>(budget)) {
+    if (options.quantiles == "exact") {
+      throw InputError({"--quantiles", 0, 0}, "",
+                       "exact quantiles of " + std::to_string(most) + " paths need " +
+                           gib(exactBytes) + ", over the memory budget of " +
+                           gib(static_cast<double>(budget)) +
+                           "; use --quantiles sketch or a larger --memory-budget");
+    }
+    settings.sketch = true;
+    std::cerr << "spinval: notice: exact quantiles of " << most << " paths would need "
+              << gib(exactBytes) << " (budget " << gib(static_cast<double>(budget))
+              << "); using the DDSketch quantiles (relative accuracy 0.1%)\n";
+  }
+  if (settings.sketch && options.writePaths) {
+    throw InputError({"--write-paths", 0, 0}, "",
+                     "paths.csv needs every path's values, which the sketch quantile mode does "
+                     "not keep; use fewer paths or a larger --memory-budget");
+  }
 
   const std::filesystem::path outDir = options.out;
   if (!outDir.empty()) std::filesystem::create_directories(outDir);
@@ -48,14 +165,16 @@ int run(const RunOptions& options) {
   RunResult result = simulate(*prepared.model, prepared.copula, settings);
   bar.finish();
 
-  const Summary summary = summarize(result.statistics);
+  Summary summary = summarize(result.statistics);
+  summary.convergence = result.convergence;
   RunInfo info;
   info.scenario = scenario.name;
   info.scenarioSha256 = scenario.sha256;
   info.seed = settings.seed;
-  info.paths = result.statistics.paths();
+  info.paths = result.statistics.merged();
   info.sampler = samplerName(settings.sampler);
   info.version = version();
+  info.stderrMethod = errorModelName(result.statistics.options().errorModel);
   info.description = scenario.description;
   info.file = options.scenario.file;
   info.seconds = result.seconds;
@@ -106,6 +225,43 @@ void addRunCommand(CLI::App& app, Action& action) {
   command->add_flag("--write-paths", options->writePaths, "With --out, also write paths.csv")
       ->needs(out);
   command->add_flag("--quiet", options->quiet, "No progress bar");
+  command
+      ->add_option("--sampler", options->sampler,
+                   "mc, antithetic, lhs or sobol (default: simulation.sampler)")
+      ->type_name("NAME");
+  command
+      ->add_option("--precision", options->precision,
+                   "Run until the 95% half-width is at most REL of the statistic (first round: "
+                   "--paths, else 16384)")
+      ->type_name("REL")
+      ->check(CLI::Range(1e-9, 1.0));
+  command
+      ->add_option("--precision-metric", options->precisionMetric,
+                   "Output the precision applies to (default ev_usd)")
+      ->type_name("OUTPUT");
+  command
+      ->add_option("--precision-stat", options->precisionStat,
+                   "mean, p50, p05 or p95 (default mean)")
+      ->type_name("STAT");
+  command
+      ->add_option("--max-paths", options->maxPaths,
+                   "Most paths a precision run may take (default 100000000)")
+      ->type_name("N")
+      ->check(wholeNumber(1));
+  command
+      ->add_option("--quantiles", options->quantiles,
+                   "exact (stored values), sketch (DDSketch) or auto: exact within the budget")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "exact", "sketch"}));
+  command
+      ->add_option("--memory-budget", options->memoryBudget,
+                   "Memory for exact quantiles before auto switches to the sketch (default 1GiB)")
+      ->type_name("SIZE");
+  command
+      ->add_option("--prob", options->probabilities,
+                   "Threshold probability such as 'ev_usd>50e9' (repeatable)")
+      ->type_name("EXPR")
+      ->allow_extra_args(false);
   command->final_callback([options, &action] { action = [options] { return run(*options); }; });
 }
 

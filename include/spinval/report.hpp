@@ -24,6 +24,7 @@ struct RunInfo {
   std::uint64_t paths = 0;
   std::string sampler = "mc";
   std::string version;
+  std::string stderrMethod = "iid";  // errorModelName of the sampler's ErrorModel
   // Shown in the terminal report only.
   std::string description;
   std::string file;

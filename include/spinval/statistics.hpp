@@ -1,15 +1,20 @@
 // Mergeable statistics of a run. Per block, Moments of every output; blocks are merged in
 // block order so the digits never depend on which thread finished first. Exact quantiles come
-// from the stored values (written at each path's own index) and are type 7, as NumPy's default.
+// from the stored values (written at each path's own index) and are type 7, as NumPy's default;
+// above a memory budget, from DDSketches, whose merge is exact in any order.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spinval/model.hpp"
+#include "spinval/quantile_sketch.hpp"
+#include "spinval/sampler.hpp"
 
 namespace spinval {
 
@@ -44,51 +49,135 @@ inline constexpr std::array<const char*, 9> kReportedQuantileNames = {
 // Type-7 quantile of sorted values: h = (n - 1) p, x[floor h] + (h - floor h)(x[floor h + 1] -
 // x[floor h]).
 double quantileOfSorted(std::span<const double> sorted, double p);
+// The order statistics x_(r) (0-based ranks, increasing) of unsorted values; reorders `values`.
+std::vector<double> orderStatistics(std::span<double> values, std::span<const std::uint64_t> ranks);
 // Type-7 quantiles of unsorted values at increasing probabilities; reorders `values`.
 std::vector<double> quantilesOf(std::span<double> values, std::span<const double> probabilities);
+
+// Distribution-free 95% interval for the p-quantile of n i.i.d. values: the 0-based ranks
+// floor(np - 1.96 sqrt(np(1-p))) and ceil(np + 1.96 sqrt(np(1-p))), clamped to [0, n - 1]
+// (normal approximation to the binomial count of values below the quantile).
+std::pair<std::uint64_t, std::uint64_t> quantileIntervalRanks(std::uint64_t n, double p);
+
+// How the error of a mean is estimated. iid: sd / sqrt(n) (mc, and lhs, whose variance never
+// exceeds n / (n - 1) times that of mc (Stein 1987), so the estimate is conservative); pairs:
+// from the means of antithetic pairs; replicates: from the means of kSobolReplicates
+// interleaved replicates, path p in replicate p mod R, with a Student-t interval on R - 1
+// degrees of freedom.
+enum class ErrorModel { iid, pairs, replicates };
+ErrorModel errorModelOf(SamplerKind sampler);
+std::string errorModelName(ErrorModel model);  // "iid", "antithetic-pairs", "sobol-replicates"
+
+// A threshold probability such as "ev_usd>50e9": the share of paths where an output compares
+// true. Parsed against a layout's outputs; throws std::invalid_argument naming what is wrong.
+struct Threshold {
+  enum class Op { greater, greaterEqual, less, lessEqual };
+  std::string expression;
+  std::size_t output = 0;
+  Op op = Op::greater;
+  double value = 0.0;
+
+  bool holds(double x) const;
+};
+Threshold parseThreshold(const std::string& expression, const Layout& layout);
+
+// A mean with its error units (pair means or replicate values) for the stderr.
+struct MeanAccumulator {
+  Moments all;
+  std::vector<Moments> units;  // pairs: one (of pair means); replicates: one per replicate
+
+  void merge(const MeanAccumulator& other);
+};
 
 // The statistics of one block, merged into the run's in block order.
 struct BlockStatistics {
   std::vector<Moments> outputs;               // per output
   std::vector<Moments> yearly;                // per yearly output m and year y: m * years + y - 1
   std::vector<std::uint64_t> categoryCounts;  // per categorical output, year and category
+  std::vector<std::vector<Moments>> outputUnits;  // [output][unit], see ErrorModel
+  std::vector<MeanAccumulator> thresholds;        // indicator means, per threshold
 
   void merge(const BlockStatistics& other);
 };
 
-BlockStatistics blockStatistics(const Layout& layout, const BlockOutput& block);
+// How a run keeps its statistics.
+struct StatisticsOptions {
+  ErrorModel errorModel = ErrorModel::iid;
+  bool sketch = false;  // quantiles from DDSketch instead of stored values
+  double sketchAlpha = QuantileSketch::kDefaultAlpha;
+  std::vector<Threshold> thresholds;
+};
+
+// Bytes of stored values per path in exact mode for a layout (outputs and non-categorical
+// yearly outputs, 8 bytes each), plus one column of scratch for selection.
+std::uint64_t exactBytesPerPath(const Layout& layout);
 
 class RunStatistics {
  public:
-  // With storeValues, keeps every path's outputs for exact quantiles and paths.csv.
-  RunStatistics(const Layout& layout, std::uint64_t paths, bool storeValues = true);
+  RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options = {});
 
-  // Copies the block's outputs to paths [firstPath, firstPath + rows). Blocks write disjoint
-  // ranges, so threads may call this concurrently.
+  // Makes room for paths up to `paths` (precision runs grow in rounds).
+  void extend(std::uint64_t paths);
+  // Moves the stored values of the merged paths into sketches and keeps sketches from then on:
+  // the same sketches as a run that used them from the start, since their merge is exact.
+  void switchToSketch();
+
+  // Statistics of one block starting at global path firstPath (error units need the index).
+  BlockStatistics blockStatistics(std::uint64_t firstPath, const BlockOutput& block) const;
+  // Copies the block's outputs to paths [firstPath, firstPath + rows) in exact mode. Blocks
+  // write disjoint ranges, so threads may call this concurrently.
   void store(std::uint64_t firstPath, const BlockOutput& block);
   // Merges one block's statistics; call in block order.
   void merge(const BlockStatistics& block) { totals_.merge(block); }
+  // Sketch mode: sketches filled by one worker; merging them is exact in any order.
+  struct Sketches {
+    std::vector<QuantileSketch> outputs, yearly;
+  };
+  Sketches makeSketches() const;
+  void addToSketches(Sketches& sketches, const BlockOutput& block) const;
+  void mergeSketches(const Sketches& sketches);
 
   const Layout& layout() const { return *layout_; }
   std::uint64_t paths() const { return paths_; }
-  bool storesValues() const { return storeValues_; }
+  const StatisticsOptions& options() const { return options_; }
+  bool storesValues() const { return !options_.sketch; }
   const BlockStatistics& totals() const { return totals_; }
-  // Stored values of output k (or of yearly output m in year y), in path order.
+  std::uint64_t merged() const { return totals_.outputs.empty() ? 0 : totals_.outputs[0].count(); }
+  // Stored values of output k (or of yearly output m in year y), in path order, exact mode.
   std::span<const double> outputValues(std::size_t k) const;
   std::span<const double> yearlyValues(std::size_t m, int year) const;
+  const QuantileSketch& outputSketch(std::size_t k) const { return sketches_.outputs.at(k); }
+
+  // Standard error of the mean of output k, and the 95% half-width factor (1.96, or the
+  // Student-t quantile for replicates).
+  double meanStderror(std::size_t k) const;
+  double intervalFactor() const;
+  // The p-quantile of output k over the merged paths, and its 95% interval.
+  double outputQuantile(std::size_t k, double p) const;
+  std::pair<double, double> outputQuantileInterval(std::size_t k, double p) const;
 
  private:
+  double unitStderror(const Moments& all, const std::vector<Moments>& units) const;
+
   const Layout* layout_;
   std::uint64_t paths_;
-  bool storeValues_;
+  StatisticsOptions options_;
   BlockStatistics totals_;
   std::vector<std::vector<double>> outputValues_;  // [output][path]
-  std::vector<std::vector<double>> yearlyValues_;  // [m * years + y - 1][path]
+  std::vector<std::vector<double>> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
+  Sketches sketches_;
+  friend struct Summary summarize(const RunStatistics& statistics);
+};
+
+struct Interval {
+  double lo = 0, hi = 0;
 };
 
 struct MetricSummary {
   double mean = 0, std = 0, stderror = 0, min = 0, max = 0;
   std::array<double, kReportedProbabilities.size()> quantiles{};
+  Interval meanInterval;
+  std::array<Interval, kReportedProbabilities.size()> quantileIntervals{};
 };
 
 struct YearSummary {
@@ -106,17 +195,38 @@ struct ShareSummary {
   std::vector<std::vector<double>> years;  // years[y - 1][category]
 };
 
-// What section 4 of docs/model.md reports.
+struct ProbabilitySummary {
+  std::string expression;
+  double probability = 0, stderror = 0;
+};
+
+// One check of a precision target: paths so far, the statistic and its 95% half-width.
+struct ConvergenceCheck {
+  std::uint64_t paths = 0;
+  double estimate = 0, halfWidth = 0;
+};
+
+struct ConvergenceSummary {
+  std::string metric, stat;
+  double relativeTarget = 0;
+  bool reached = false;
+  std::vector<ConvergenceCheck> checks;
+};
+
+// What section 4 of docs/model.md reports, and the extensions of docs/statistics.md.
 struct Summary {
   std::uint64_t paths = 0;
   int firstYear = 1;
+  bool sketch = false;
+  double sketchAlpha = 0;
   std::vector<std::string> outputNames;
   std::vector<MetricSummary> outputs;
   std::vector<YearlySummary> yearly;  // non-categorical yearly outputs
   std::vector<ShareSummary> shares;   // categorical yearly outputs
+  std::vector<ProbabilitySummary> probabilities;
+  std::optional<ConvergenceSummary> convergence;
 };
 
-// Requires stored values (exact quantiles).
 Summary summarize(const RunStatistics& statistics);
 
 }  // namespace spinval

@@ -67,3 +67,38 @@ class ThresholdNanModel final : public Model {
 };
 
 }  // namespace spinval::testing
+
+namespace spinval::testing {
+
+// Output "f" = f(u) of `dimensions` independent uniforms (static inputs "u0", "u1", ...).
+class FunctionModel final : public Model {
+ public:
+  using Function = double (*)(const double* u, int dimensions);
+
+  FunctionModel(int dimensions, Function f) : dimensions_(dimensions), f_(f) {
+    for (int d = 0; d < dimensions; ++d) {
+      std::string name = "u";
+      name += std::to_string(d);
+      layout_.staticInputs.push_back({name, Distribution(Uniform{0.0, 1.0})});
+    }
+    layout_.years = 1;
+    layout_.outputs = {"f"};
+  }
+
+  const Layout& layout() const override { return layout_; }
+
+  void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& u, BlockOutput& out) const override {
+    double row[64];
+    for (Eigen::Index i = 0; i < u.rows(); ++i) {
+      for (int d = 0; d < dimensions_; ++d) row[d] = u(i, d);
+      out.outputs(i, 0) = f_(row, dimensions_);
+    }
+  }
+
+ private:
+  int dimensions_;
+  Function f_;
+  Layout layout_;
+};
+
+}  // namespace spinval::testing

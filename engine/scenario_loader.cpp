@@ -32,6 +32,7 @@
 #include "config_tree.hpp"
 #include "spinval/copula.hpp"
 #include "spinval/error.hpp"
+#include "spinval/sampler.hpp"
 
 namespace spinval {
 
@@ -86,7 +87,6 @@ const std::vector<std::pair<std::string, const Keys*>> kSections = {
     {"parent", &kParentKeys},
     {"correlation", &kCorrelationKeys}};
 
-const Keys kSamplers = {"mc"};
 constexpr std::size_t kMaxPeers = 32;
 constexpr std::size_t kMaxStates = 8;
 constexpr double kProbabilityTolerance = 1e-9;
@@ -842,10 +842,11 @@ void ScenarioReader::readSimulation(Scenario& s, ConfigNode& canonical) {
   }
   if (const ConfigNode* sampler = section.find("sampler")) {
     s.simulation.sampler = readString(*sampler, section.keyOf("sampler"));
-    if (std::find(kSamplers.begin(), kSamplers.end(), s.simulation.sampler) == kSamplers.end()) {
+    const auto& known = samplerNames();
+    if (std::find(known.begin(), known.end(), s.simulation.sampler) == known.end()) {
       throw InputError(
           sampler->where, section.keyOf("sampler"),
-          "expected one of: " + join(kSamplers, ", ") + ", got '" + s.simulation.sampler + "'");
+          "expected one of: " + join(known, ", ") + ", got '" + s.simulation.sampler + "'");
     }
   }
   out.set("paths", {}, wholeNode(s.simulation.paths));

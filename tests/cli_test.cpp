@@ -644,6 +644,111 @@ TEST(Cli, SameDigitsForAnyThreadCountAndRepeat) {
   }
 }
 
+// Every sampler, with a precision target, a threshold and the sketch: the same digits on 1, 2
+// and 3 threads.
+TEST(Cli, EverySamplerGivesTheSameDigitsOnAnyThreadCount) {
+  for (std::string sampler : {"mc", "antithetic", "lhs", "sobol"}) {
+    for (std::string extra : {"", " --precision 0.01 --prob 'ev_usd>1e9' --quantiles sketch"}) {
+      SCOPED_TRACE(sampler + extra);
+      const std::string arguments = "--json --sampler " + sampler + extra;
+      auto reference = runSpinval(runArguments(arguments + " --threads 1"));
+      ASSERT_EQ(reference.status, 0) << reference.err;
+      const Json j = Json::parse(reference.out);
+      EXPECT_EQ(j["sampler"].get<std::string>(), sampler);
+      for (std::string threads : {"2", "3"}) {
+        auto result = runSpinval(runArguments(arguments + " --threads " + threads));
+        ASSERT_EQ(result.status, 0) << result.err;
+        EXPECT_EQ(withoutTiming(result.out), withoutTiming(reference.out));
+      }
+    }
+  }
+}
+
+TEST(Cli, SobolRoundsThePathCountUpWithANotice) {
+  auto result =
+      runSpinval("run " + quoted(validScenario()) + " --paths 1000 --sampler sobol --json --quiet");
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(Json::parse(result.out)["paths"].get<std::uint64_t>(), 1024u);
+  EXPECT_NE(result.err.find("notice: sobol runs 1024 paths (1000 requested)"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(Json::parse(result.out)["estimation"]["stderr"].get<std::string>(), "sobol-replicates");
+}
+
+TEST(Cli, PrecisionRunReportsItsConvergence) {
+  auto result = runSpinval("run " + quoted(validScenario()) + " --precision 0.01 --json --quiet");
+  ASSERT_EQ(result.status, 0) << result.err;
+  const Json j = Json::parse(result.out);
+  const Json& c = j["convergence"];
+  EXPECT_EQ(c["metric"].get<std::string>(), "ev_usd");
+  EXPECT_EQ(c["stat"].get<std::string>(), "mean");
+  ASSERT_TRUE(c["reached"].get<bool>());
+  const Json& last = c["checks"].back();
+  EXPECT_LE(last["half_width"].get<double>(), 0.01 * std::abs(last["estimate"].get<double>()));
+  EXPECT_EQ(last["paths"].get<std::uint64_t>(), j["paths"].get<std::uint64_t>());
+  auto table = runSpinval("run " + quoted(validScenario()) + " --precision 0.01 --quiet");
+  EXPECT_NE(table.out.find("Precision: mean of ev_usd"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("reached"), std::string::npos) << table.out;
+  auto capped =
+      runSpinval("run " + quoted(validScenario()) + " --precision 1e-6 --max-paths 3000 --quiet");
+  ASSERT_EQ(capped.status, 0) << capped.err;
+  EXPECT_NE(capped.out.find("NOT reached: stopped at --max-paths"), std::string::npos)
+      << capped.out;
+}
+
+TEST(Cli, ThresholdProbabilityIsReportedWithItsStderr) {
+  auto result = runSpinval(runArguments("--json --prob 'ev_usd>1e9' --prob 'listed<=0'"));
+  ASSERT_EQ(result.status, 0) << result.err;
+  const Json j = Json::parse(result.out);
+  const Json& p = j["probabilities"];
+  ASSERT_TRUE(p.contains("ev_usd>1e9")) << result.out;
+  ASSERT_TRUE(p.contains("listed<=0")) << result.out;
+  // P(listed <= 0) is the unlisted share: 1 minus the mean of `listed`; its stderr binomial.
+  const double probability = p["listed<=0"]["probability"].get<double>();
+  EXPECT_NEAR(probability, 1 - j["metrics"]["listed"]["mean"].get<double>(), 1e-12);
+  const double n = std::stod(kPaths);
+  EXPECT_NEAR(p["listed<=0"]["stderr"].get<double>(),
+              std::sqrt(probability * (1 - probability) / (n - 1)), 1e-12);
+}
+
+TEST(Cli, StatisticsOptionsRejectBadValues) {
+  for (std::string extra :
+       {"--prob 'nope>1'", "--prob 'ev_usd>x'", "--sampler quasi",
+        "--precision-stat p42 --precision 0.01", "--precision-metric nope --precision 0.01",
+        "--quantiles maybe", "--memory-budget lots", "--precision 2"}) {
+    SCOPED_TRACE(extra);
+    auto result = runSpinval(runArguments(extra));
+    EXPECT_EQ(result.status, 2) << result.err;
+    expectOneErrorLine(result);
+  }
+  // Exact quantiles beyond the budget are refused up front; so is paths.csv without them.
+  auto exact = runSpinval(runArguments("--quantiles exact --memory-budget 1000"));
+  EXPECT_EQ(exact.status, 2) << exact.err;
+  EXPECT_NE(exact.err.find("--quantiles sketch"), std::string::npos) << exact.err;
+  auto csv = runSpinval(runArguments(
+      "--quantiles sketch --out " +
+      quoted((fs::temp_directory_path() / "spinval-no-csv").string()) + " --write-paths"));
+  EXPECT_EQ(csv.status, 2) << csv.err;
+}
+
+// Above the budget, auto mode keeps a sketch and says so; its quantiles stay within 0.1% of
+// the exact ones.
+TEST(Cli, AutoQuantilesSwitchToTheSketchAboveTheBudget) {
+  auto exact = runSpinval(runArguments("--json"));
+  auto sketch = runSpinval(runArguments("--json --memory-budget 1000"));
+  ASSERT_EQ(exact.status, 0) << exact.err;
+  ASSERT_EQ(sketch.status, 0) << sketch.err;
+  EXPECT_NE(sketch.err.find("using the DDSketch quantiles"), std::string::npos) << sketch.err;
+  const Json a = Json::parse(exact.out)["metrics"]["ev_usd"];
+  const Json b = Json::parse(sketch.out)["metrics"]["ev_usd"];
+  EXPECT_EQ(Json::parse(sketch.out)["estimation"]["quantiles"].get<std::string>(), "ddsketch");
+  EXPECT_EQ(a["mean"].get<double>(), b["mean"].get<double>());
+  for (const char* q : {"p05", "p50", "p95"}) {
+    EXPECT_NEAR(b[q].get<double>(), a[q].get<double>(),
+                0.001 * std::abs(a[q].get<double>()) * 1.000001)
+        << q;
+  }
+}
+
 TEST(Cli, OutWritesSummaryAndPaths) {
   TempDir dir;
   fs::path out = dir.path() / "nested" / "result";

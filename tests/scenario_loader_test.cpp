@@ -155,6 +155,14 @@ double constantOf(const Distribution& d) {
   return d.lower();
 }
 
+TEST(ValidScenarios, EverySamplerIsAcceptedInTheScenario) {
+  for (const char* sampler : {"mc", "antithetic", "lhs", "sobol"}) {
+    const Scenario s = loadScenario(dataPath("valid/minimal.yaml"),
+                                    {std::string("simulation.sampler=") + sampler});
+    EXPECT_EQ(s.simulation.sampler, sampler);
+  }
+}
+
 TEST(ValidScenarios, MinimalLoadsEveryValue) {
   const Scenario s = loadScenario(valid("minimal.yaml"));
   EXPECT_EQ(s.name, "minimal");

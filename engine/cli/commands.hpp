@@ -27,10 +27,18 @@ using Action = std::function<int()>;
 
 void addRunCommand(CLI::App& app, Action& action);
 void addValidateCommand(CLI::App& app, Action& action);
+void addSensitivityCommand(CLI::App& app, Action& action);
+void addCompareCommand(CLI::App& app, Action& action);
+void addSweepCommand(CLI::App& app, Action& action);
 
 // Checks that a value is a whole number in [least, most], with a message that says so.
 CLI::Validator wholeNumber(std::uint64_t least,
                            std::uint64_t most = std::numeric_limits<std::uint64_t>::max());
+
+// A --memory-budget size such as "1GiB", "512M" or "2e9" (bytes); throws InputError.
+std::uint64_t parseBytes(const std::string& text);
+// Bytes as "1.5 GiB", for messages.
+std::string gib(double bytes);
 
 // The scenario argument and the --set overrides, shared by the commands that load a scenario.
 struct ScenarioOptions {

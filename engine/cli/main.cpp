@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   Action action;
   addRunCommand(app, action);
   addValidateCommand(app, action);
+  addSensitivityCommand(app, action);
+  addCompareCommand(app, action);
+  addSweepCommand(app, action);
 
   if (argc > 1 && argv[1][0] != '-') {
     try {

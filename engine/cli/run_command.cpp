@@ -44,6 +44,8 @@ struct RunOptions {
 
 constexpr std::uint64_t kFirstPrecisionRound = 16384;
 
+}  // namespace
+
 // "1GiB", "512M", "2e9" (bytes); binary multiples for K, M, G, T with or without "iB".
 std::uint64_t parseBytes(const std::string& text) {
   std::size_t used = 0;
@@ -78,6 +80,8 @@ std::string gib(double bytes) {
   text << std::setprecision(3) << bytes / (1024.0 * 1024 * 1024) << " GiB";
   return text.str();
 }
+
+namespace {
 
 int run(const RunOptions& options) {
   // Everything about the input is checked here, before anything is written.

@@ -10,9 +10,12 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "spinval/copula.hpp"
+#include "spinval/scenario_loader.hpp"
+#include "spinval/thead_model.hpp"
 #include "test_models.hpp"
 #include "test_support.hpp"
 
@@ -175,6 +178,58 @@ TEST(Sensitivity, ProductOfTwoInputsMatchesClosedForm) {
   const SensitivityResult r = analyseSensitivity(model, Copula(), sobolOnly(1 << 15));
   EXPECT_NEAR(r.sobolVariance, var, 0.05 * var);
   expectIndices(r, {s1, s2}, {1 - s2, 1 - s1}, 0.03);
+}
+
+// The T-Head model reduced to two varying inputs. With every shock's sigma 0, a regime that
+// stays restricted, ipo.year constant, relative_weight 1, peers with beta 0 and sigma 0 and a
+// half-life so short that 2^(-tau / h) underflows, equations 15-18 give
+//   ev_usd = EV_rel = m_inf (1 - eta) Rev_{tau+1},
+// with Rev_{tau+1} the same on every path. So ev_usd = c X1 Y2 with X1 = m_inf ~ U(8, 12) and
+// Y2 = 1 - eta ~ U(0.5, 0.8) independent, and the product's closed form applies:
+// S1 = (E Y2)^2 Var X1 / V, S2 = (E X1)^2 Var Y2 / V, ST1 = 1 - S2, ST2 = 1 - S1 with
+// V = E[X1^2] E[Y2^2] - (E X1 E Y2)^2 (the constant c cancels). Every other factor has no
+// effect on ev_usd, so its total index must be 0 (within its bootstrap error).
+TEST(Sensitivity, TheadScenarioWithTwoVaryingInputsMatchesTheProductClosedForm) {
+  const std::vector<std::string> overrides = {
+      "market.growth_start=0.3",
+      "market.growth_sigma=0",
+      "company.execution_sigma=0",
+      "pricing.perf_sigma=0",
+      "regime.transition.restricted=[0, 1, 0]",
+      "cost.advantage=0.4",
+      "peers.half_life_years=0.001",
+      "peers.long_run_ev_sales={dist: uniform, min: 8, max: 12}",
+      "peers.list.Cambricon.ev_sales=30",
+      "peers.list.Cambricon.beta=0",
+      "peers.list.Cambricon.sigma=0",
+      "peers.list.Moore Threads.beta=0",
+      "peers.list.Moore Threads.sigma=0",
+      "valuation.relative_weight=1",
+      "valuation.multiple_haircut={dist: uniform, min: 0.2, max: 0.5}",
+      "ipo.year=2026",
+      "correlations=[]",
+  };
+  const TheadModel model(loadScenario(spinval::testing::dataPath("valid/minimal.yaml"), overrides));
+  SensitivitySettings settings = sobolOnly(1 << 16);
+  settings.metric = "ev_usd";
+  const SensitivityResult r = analyseSensitivity(model, Copula(), settings);
+
+  const double m1 = 10, v1 = 16.0 / 12, m2 = 0.65, v2 = 0.09 / 12;
+  const double var = (v1 + m1 * m1) * (v2 + m2 * m2) - m1 * m1 * m2 * m2;
+  const double s1 = m2 * m2 * v1 / var, s2 = m1 * m1 * v2 / var;
+  constexpr double k = 5.0;
+  const SobolRow& x1 = sobolRow(r, "peers.long_run_ev_sales");
+  const SobolRow& y2 = sobolRow(r, "valuation.multiple_haircut");
+  for (const auto& [row, first, total] :
+       {std::tuple{&x1, s1, 1 - s2}, std::tuple{&y2, s2, 1 - s1}}) {
+    EXPECT_LE(row->firstSd, 0.03) << row->input;
+    EXPECT_NEAR(row->first, first, k * row->firstSd + 1e-12) << row->input;
+    EXPECT_NEAR(row->total, total, k * row->totalSd + 1e-12) << row->input;
+  }
+  for (const SobolRow& row : r.sobol) {
+    if (&row == &x1 || &row == &y2) continue;
+    EXPECT_NEAR(row.total, 0.0, k * row.totalSd + 1e-9) << row.input;
+  }
 }
 
 TEST(Sensitivity, TornadoOnLinearModelIsExact) {

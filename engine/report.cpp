@@ -122,14 +122,19 @@ void printWrapped(std::ostream& out, const std::string& text, std::size_t width,
   if (!line.empty()) out << indent << line << '\n';
 }
 
+// "2 threads", or "3 ranks x 2 threads".
+std::string processes(const RunInfo& info) {
+  std::string text = info.ranks > 1 ? std::to_string(info.ranks) + " ranks x " : "";
+  return text + std::to_string(info.threads) + (info.threads == 1 ? " thread" : " threads");
+}
+
 void printHeader(std::ostream& out, const RunInfo& info) {
   out << "Scenario  " << info.scenario << '\n';
   if (!info.description.empty()) printWrapped(out, info.description, 90, "          ");
   if (!info.file.empty()) out << "File      " << info.file << '\n';
   out << "SHA-256   " << info.scenarioSha256 << '\n';
   out << "Run       seed " << info.seed << " | " << grouped(info.paths) << " paths | sampler "
-      << info.sampler << " | " << info.threads << (info.threads == 1 ? " thread" : " threads")
-      << " | spinval " << info.version << '\n';
+      << info.sampler << " | " << processes(info) << " | spinval " << info.version << '\n';
 }
 
 void printMetrics(std::ostream& out, const Summary& summary) {
@@ -435,6 +440,7 @@ nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary) 
   timing["paths_per_second"] =
       info.seconds > 0.0 ? static_cast<double>(info.paths) / info.seconds : 0.0;
   timing["threads"] = info.threads;
+  timing["ranks"] = info.ranks;
   j["timing"] = std::move(timing);
   return j;
 }
@@ -452,7 +458,7 @@ void printReport(std::ostream& out, const RunInfo& info, const Summary& summary,
   out << '\n'
       << groupedRounded(info.seconds > 0.0 ? static_cast<double>(info.paths) / info.seconds : 0.0)
       << " paths per second (" << grouped(info.paths) << " paths in " << fixed(info.seconds, 2)
-      << " s on " << info.threads << (info.threads == 1 ? " thread" : " threads") << ")\n";
+      << " s on " << processes(info) << ")\n";
 }
 
 void writePathsCsv(std::ostream& out, const RunStatistics& statistics) {

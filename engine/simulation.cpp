@@ -5,6 +5,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -13,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "bytes.hpp"
 #include "spinval/error.hpp"
+#include "spinval/partial.hpp"
 
 namespace spinval {
 
@@ -74,11 +77,19 @@ std::optional<NonFinite> firstNonFinite(const Layout& layout, const BlockOutput&
   return first;
 }
 
-// Merges block statistics strictly in block order, whatever order the blocks finish in.
+// Merges block statistics strictly in block order, whatever order the blocks finish in, into
+// chunks (see simulation.hpp), and hands each finished chunk to `sink` in chunk order.
 class OrderedMerge {
  public:
-  OrderedMerge(RunStatistics& statistics, const RunSettings& settings)
-      : statistics_(statistics), settings_(settings) {}
+  using Sink = std::function<void(BlockStatistics&&)>;
+  using Progress = std::function<void(std::uint64_t)>;  // paths merged so far
+
+  OrderedMerge(const Round& round, BlockRange range, Sink sink, Progress progress)
+      : roundFirst_(round.firstPath / kBlockSize),
+        roundEnd_(round.firstPath + round.paths),
+        next_(range.first),
+        sink_(std::move(sink)),
+        progress_(std::move(progress)) {}
 
   void add(std::uint64_t block, BlockStatistics stats) {
     std::lock_guard lock(mutex_);
@@ -86,35 +97,43 @@ class OrderedMerge {
     bool merged = false;
     for (auto it = pending_.begin(); it != pending_.end() && it->first == next_;
          it = pending_.erase(it)) {
-      statistics_.merge(it->second);
+      chunk_.merge(it->second);
+      const std::uint64_t end = std::min((next_ + 1) * kBlockSize, roundEnd_);
+      done_ += end - next_ * kBlockSize;
       ++next_;
+      // The chunk ends every kChunkBlocks blocks from the round's first, and at the round's end.
+      if ((next_ - roundFirst_) % kChunkBlocks == 0 || end == roundEnd_) {
+        sink_(std::move(chunk_));
+        chunk_ = BlockStatistics{};
+      }
       merged = true;
     }
-    if (merged && settings_.progress) {
-      settings_.progress(statistics_.merged(), statistics_.paths());
-    }
+    if (merged && progress_) progress_(done_);
   }
 
  private:
-  RunStatistics& statistics_;
-  const RunSettings& settings_;
+  const std::uint64_t roundFirst_, roundEnd_;
   std::mutex mutex_;
   std::map<std::uint64_t, BlockStatistics> pending_;
-  std::uint64_t next_ = 0;
+  std::uint64_t next_;
+  std::uint64_t done_ = 0;
+  BlockStatistics chunk_;
+  Sink sink_;
+  Progress progress_;
 };
 
-// Runs the blocks of one round on `threads` threads.
-void runRound(const Model& model, const Copula& copula, const Sampler& sampler,
-              const RunSettings& settings, const Round& round, unsigned threads,
-              RunStatistics& statistics, OrderedMerge& merge) {
+// Runs blocks `range` of `round` on `threads` threads, storing values or sketches in `storage`
+// and handing chunk statistics to `sink` in order.
+void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
+               const RunSettings& settings, const Round& round, BlockRange range, unsigned threads,
+               RunStatistics& storage, OrderedMerge& merge) {
   const Layout& layout = model.layout();
   const std::uint64_t end = round.firstPath + round.paths;
-  const std::uint64_t firstBlock = round.firstPath / kBlockSize;
-  const std::uint64_t lastBlock = (end + kBlockSize - 1) / kBlockSize;
+  const std::uint64_t lastBlock = range.last;
 
   // A block that fails stops the run at that block; blocks before it still run, so the error
   // reported is always that of the lowest failing path, whatever the thread count.
-  std::atomic<std::uint64_t> nextBlock{firstBlock};
+  std::atomic<std::uint64_t> nextBlock{range.first};
   std::atomic<std::uint64_t> failedBlock{lastBlock};
   std::mutex mutex;
   std::map<std::uint64_t, std::exception_ptr> errors;
@@ -126,7 +145,7 @@ void runRound(const Model& model, const Copula& copula, const Sampler& sampler,
         static_cast<Eigen::Index>(layout.dimensions() + copula.ownDimensions()));
     BlockOutput out;
     std::optional<RunStatistics::Sketches> sketches;
-    if (!statistics.storesValues()) sketches = statistics.makeSketches();
+    if (!storage.storesValues()) sketches = storage.makeSketches();
     for (;;) {
       const std::uint64_t block = nextBlock.fetch_add(1);
       if (block >= lastBlock || block > failedBlock.load()) break;
@@ -143,11 +162,11 @@ void runRound(const Model& model, const Copula& copula, const Sampler& sampler,
                                 bad->output, bad->value);
         }
         if (sketches) {
-          statistics.addToSketches(*sketches, out);
+          storage.addToSketches(*sketches, out);
         } else {
-          statistics.store(first, out);
+          storage.store(first, out);
         }
-        merge.add(block, statistics.blockStatistics(first, out));
+        merge.add(block, storage.blockStatistics(first, out));
       } catch (...) {
         std::lock_guard lock(mutex);
         errors.emplace(block, std::current_exception());
@@ -159,17 +178,21 @@ void runRound(const Model& model, const Copula& copula, const Sampler& sampler,
     // Sketch merges add counts: exact in any order.
     if (sketches) {
       std::lock_guard lock(mutex);
-      statistics.mergeSketches(*sketches);
+      storage.mergeSketches(*sketches);
     }
   };
 
-  const auto blocks = lastBlock - firstBlock;
-  const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(blocks, 1, threads));
+  const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(range.size(), 1, threads));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
   worker();
   for (auto& thread : pool) thread.join();
   if (!errors.empty()) std::rethrow_exception(errors.begin()->second);
+}
+
+// CPU seconds of the whole process (every thread) since it started.
+double processCpuSeconds() {
+  return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
 }
 
 double targetProbability(PrecisionTarget::Stat stat) {
@@ -217,32 +240,152 @@ std::uint64_t nextTotal(const ConvergenceCheck& c, double target, std::uint64_t 
 
 }  // namespace
 
-RunResult simulate(const Model& model, const Copula& copula, const RunSettings& settings) {
-  const Layout& layout = model.layout();
-  std::optional<std::size_t> precisionOutput;
-  std::uint64_t firstRound = admissiblePaths(settings.sampler, settings.paths);
-  std::uint64_t maxPaths = firstRound;
-  if (settings.precision) {
-    precisionOutput = layout.outputIndex(settings.precision->metric);
-    if (!precisionOutput) {
-      throw std::invalid_argument("unknown precision metric '" + settings.precision->metric + "'");
-    }
-    // Rounds end on block boundaries (and on powers of two for sobol).
-    firstRound =
-        admissiblePaths(settings.sampler, (firstRound + kBlockSize - 1) / kBlockSize * kBlockSize);
-    maxPaths = std::max(firstRound, settings.precision->maxPaths);
-    if (settings.sampler == SamplerKind::sobol) maxPaths = std::bit_floor(maxPaths);
+BlockRange shardBlocks(std::uint64_t firstPath, std::uint64_t paths, Shard shard) {
+  if (shard.count == 0 || shard.index == 0 || shard.index > shard.count) {
+    throw std::invalid_argument("shard " + std::to_string(shard.index) + " of " +
+                                std::to_string(shard.count));
   }
-  if (firstRound == 0) throw std::invalid_argument("a run needs at least one path");
+  if (firstPath % kBlockSize != 0) throw std::invalid_argument("round not on a block boundary");
+  const std::uint64_t first = firstPath / kBlockSize;
+  const std::uint64_t last = (firstPath + paths + kBlockSize - 1) / kBlockSize;
+  const std::uint64_t chunks = (last - first + kChunkBlocks - 1) / kChunkBlocks;
+  if (shard.count > std::uint64_t{1} << 31) throw std::invalid_argument("too many shards");
+  // floor(i C / n) = i floor(C / n) + floor(i (C mod n) / n), without overflow.
+  auto boundary = [&](std::uint64_t i) {
+    const std::uint64_t c = i * (chunks / shard.count) + i * (chunks % shard.count) / shard.count;
+    return std::min(last, first + c * kChunkBlocks);
+  };
+  return {boundary(shard.index - 1), boundary(shard.index)};
+}
 
+StatisticsOptions statisticsOptions(const RunSettings& settings) {
   StatisticsOptions options;
   options.errorModel = errorModelOf(settings.sampler);
   options.sketch = settings.sketch;
   options.thresholds = settings.thresholds;
-  RunResult result{RunStatistics(layout, firstRound, std::move(options)), std::nullopt, 0.0,
-                   resolveThreads(settings.threads)};
+  return options;
+}
+
+namespace {
+
+// The paths and limits of a run's first round.
+struct Plan {
+  std::uint64_t firstRound = 0, maxPaths = 0;
+  std::optional<std::size_t> precisionOutput;
+};
+
+Plan plan(const Layout& layout, const RunSettings& settings) {
+  Plan p;
+  p.firstRound = admissiblePaths(settings.sampler, settings.paths);
+  p.maxPaths = p.firstRound;
+  if (settings.precision) {
+    p.precisionOutput = layout.outputIndex(settings.precision->metric);
+    if (!p.precisionOutput) {
+      throw std::invalid_argument("unknown precision metric '" + settings.precision->metric + "'");
+    }
+    // Rounds end on block boundaries (and on powers of two for sobol).
+    p.firstRound = admissiblePaths(settings.sampler,
+                                   (p.firstRound + kBlockSize - 1) / kBlockSize * kBlockSize);
+    p.maxPaths = std::max(p.firstRound, settings.precision->maxPaths);
+    if (settings.sampler == SamplerKind::sobol) p.maxPaths = std::bit_floor(p.maxPaths);
+  }
+  if (p.firstRound == 0) throw std::invalid_argument("a run needs at least one path");
+  return p;
+}
+
+// What rank 0 tells every rank after a round.
+struct Decision {
+  enum class Kind : std::uint8_t { stop, next, failed };
+  Kind kind = Kind::stop;
+  std::uint64_t total = 0;  // next: the paths of the run after the next round
+  bool sketch = false;      // next: whether the next round keeps sketches
+};
+
+std::string encodeDecision(const Decision& d) {
+  ByteWriter out;
+  out.u8(static_cast<std::uint8_t>(d.kind));
+  out.u64(d.total);
+  out.u8(d.sketch ? 1 : 0);
+  return out.take();
+}
+
+Decision decodeDecision(const std::string& bytes) {
+  ByteReader in(bytes);
+  Decision d;
+  d.kind = static_cast<Decision::Kind>(in.u8());
+  d.total = in.u64();
+  d.sketch = in.u8() != 0;
+  return d;
+}
+
+// A rank's report after a round: its piece, or the message of what failed.
+std::string encodeReport(const RunPiece* piece, const std::string& failure) {
+  ByteWriter out;
+  out.u8(piece != nullptr ? 1 : 0);
+  if (piece != nullptr) {
+    out.bytes(encodePiece(*piece));
+  } else {
+    out.bytes(failure);
+  }
+  return out.take();
+}
+
+std::string encodeProcess(const ProcessInfo& p) {
+  ByteWriter out;
+  out.bytes(p.host);
+  out.u64(p.threads);
+  out.u64(p.paths);
+  out.f64(p.seconds);
+  out.f64(p.cpuSeconds);
+  return out.take();
+}
+
+ProcessInfo decodeProcess(int rank, const std::string& bytes) {
+  ByteReader in(bytes);
+  ProcessInfo p;
+  p.rank = rank;
+  p.host = in.bytes();
+  p.threads = static_cast<unsigned>(in.u64());
+  p.paths = in.u64();
+  p.seconds = in.f64();
+  p.cpuSeconds = in.f64();
+  return p;
+}
+
+// Whether the precision target is met after a round, and the next round if not.
+Decision decide(RunResult& result, const RunSettings& settings, const Plan& p,
+                std::uint64_t memoryLimitPaths) {
+  if (!settings.precision) return {};
+  const ConvergenceCheck c = check(result.statistics, *p.precisionOutput, settings.precision->stat);
+  result.convergence->checks.push_back(c);
+  const double target = settings.precision->relative * std::fabs(c.estimate);
+  if (c.halfWidth <= target) {
+    result.convergence->reached = true;
+    return {};
+  }
+  if (c.paths >= p.maxPaths) return {};
+  Decision d{Decision::Kind::next, nextTotal(c, target, p.maxPaths, settings.sampler),
+             !result.statistics.storesValues()};
+  if (!d.sketch && d.total > memoryLimitPaths) d.sketch = true;
+  return d;
+}
+
+}  // namespace
+
+RunResult simulate(const Model& model, const Copula& copula, const RunSettings& settings,
+                   const Communicator& world) {
+  const Layout& layout = model.layout();
+  const Plan p = plan(layout, settings);
+  const int ranks = world.size();
+  const bool root = world.root();
+  StatisticsOptions options = statisticsOptions(settings);
+  RunResult result{RunStatistics(layout, root ? p.firstRound : 0, options),
+                   std::nullopt,
+                   0.0,
+                   0.0,
+                   resolveThreads(settings.threads),
+                   {}};
   const Sampler sampler(settings.sampler, settings.seed, copula.samplingLayout(layout));
-  OrderedMerge merge(result.statistics, settings);
   if (settings.precision) {
     result.convergence = ConvergenceSummary{settings.precision->metric,
                                             precisionStatName(settings.precision->stat),
@@ -250,31 +393,177 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
                                             false,
                                             {}};
   }
+  // Above this many paths a precision run's stored values would outgrow the memory budget.
+  const double bytesPerPath = static_cast<double>(exactBytesPerPath(layout));
+  const auto memoryLimitPaths = static_cast<std::uint64_t>(
+      std::min(static_cast<double>(settings.memoryBudget) / bytesPerPath, 1e19));
 
   const auto start = std::chrono::steady_clock::now();
-  Round round{0, 0, firstRound};
+  const double cpuStart = processCpuSeconds();
+  std::uint64_t computed = 0;
+  Round round{0, 0, p.firstRound};
   for (;;) {
-    runRound(model, copula, sampler, settings, round, result.threads, result.statistics, merge);
-    if (!settings.precision) break;
-    const ConvergenceCheck c = check(result.statistics, *precisionOutput, settings.precision->stat);
-    result.convergence->checks.push_back(c);
-    const double target = settings.precision->relative * std::fabs(c.estimate);
-    if (c.halfWidth <= target) {
-      result.convergence->reached = true;
-      break;
+    const std::uint64_t before = result.statistics.merged();
+    const BlockRange range = shardBlocks(
+        round.firstPath, round.paths,
+        {static_cast<std::uint64_t>(world.rank()) + 1, static_cast<std::uint64_t>(ranks)});
+    const std::uint64_t planned = root ? result.statistics.paths() : 0;
+    OrderedMerge::Progress progress;
+    if (settings.progress && root) {
+      // Rank 0 shows its own share of the round on the scale of the whole run.
+      const double scale = static_cast<double>(round.paths) /
+                           static_cast<double>(std::max<std::uint64_t>(
+                               1, std::min(range.last * kBlockSize, round.firstPath + round.paths) -
+                                      range.first * kBlockSize));
+      progress = [&, before, scale](std::uint64_t done) {
+        settings.progress(before + static_cast<std::uint64_t>(static_cast<double>(done) * scale),
+                          planned);
+      };
     }
-    if (c.paths >= maxPaths) break;
-    const std::uint64_t total = nextTotal(c, target, maxPaths, settings.sampler);
-    round = Round{round.index + 1, c.paths, total - c.paths};
-    if (result.statistics.storesValues() &&
-        static_cast<double>(total) * static_cast<double>(exactBytesPerPath(layout)) >
-            static_cast<double>(settings.memoryBudget)) {
-      result.statistics.switchToSketch();
+    if (ranks == 1) {
+      OrderedMerge merge(
+          round, range, [&](BlockStatistics&& chunk) { result.statistics.merge(chunk); }, progress);
+      runBlocks(model, copula, sampler, settings, round, range, result.threads, result.statistics,
+                merge);
+      computed += round.paths;
+      const Decision d = decide(result, settings, p, memoryLimitPaths);
+      if (d.kind == Decision::Kind::stop) break;
+      if (d.sketch) result.statistics.switchToSketch();
+      result.statistics.extend(d.total);
+      round =
+          Round{round.index + 1, result.statistics.merged(), d.total - result.statistics.merged()};
+      continue;
     }
-    result.statistics.extend(total);
+
+    // Several ranks: each computes its chunks of the round as a piece; rank 0 merges the pieces
+    // in rank order, which is block order, and decides what comes next.
+    const std::uint64_t roundEnd = round.firstPath + round.paths;
+    const std::uint64_t firstPath = std::min(range.first * kBlockSize, roundEnd);
+    const std::uint64_t endPath = std::min(range.last * kBlockSize, roundEnd);
+    RunPiece piece{
+        range, roundEnd,      {}, RunStatistics(layout, endPath, options, firstPath), 0.0,
+        0.0,   result.threads};
+    std::string failure;
+    try {
+      OrderedMerge merge(
+          round, range, [&](BlockStatistics&& chunk) { piece.chunks.push_back(std::move(chunk)); },
+          progress);
+      runBlocks(model, copula, sampler, settings, round, range, result.threads, piece.statistics,
+                merge);
+      computed += endPath - firstPath;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    const auto reports = world.gather(encodeReport(failure.empty() ? &piece : nullptr, failure));
+    Decision d;
+    std::string rootFailure;
+    if (root) {
+      for (int r = 0; r < ranks && rootFailure.empty(); ++r) {
+        try {
+          ByteReader in(reports[static_cast<std::size_t>(r)]);
+          if (in.u8() == 0) {
+            rootFailure = "rank " + std::to_string(r) + ": " + in.bytes();
+            break;
+          }
+          if (r == 0) {
+            for (const BlockStatistics& chunk : piece.chunks) result.statistics.merge(chunk);
+            result.statistics.absorb(piece.statistics);
+            continue;
+          }
+          const RunPiece other = decodePiece(in.view(), layout, options);
+          for (const BlockStatistics& chunk : other.chunks) result.statistics.merge(chunk);
+          result.statistics.absorb(other.statistics);
+        } catch (const std::exception& e) {
+          rootFailure = "rank " + std::to_string(r) + ": unusable results: " + e.what();
+        }
+      }
+      if (rootFailure.empty()) {
+        try {
+          d = decide(result, settings, p, memoryLimitPaths);
+        } catch (const std::exception& e) {
+          rootFailure = std::string("rank 0: ") + e.what();
+        }
+      }
+      if (!rootFailure.empty()) d.kind = Decision::Kind::failed;
+    }
+    d = decodeDecision(world.broadcast(encodeDecision(d)));
+    if (d.kind == Decision::Kind::failed) {
+      if (root) throw RankFailure(rootFailure);
+      throw StoppedByRoot();
+    }
+    if (d.kind == Decision::Kind::stop) break;
+    if (root) {
+      if (d.sketch) result.statistics.switchToSketch();
+      result.statistics.extend(d.total);
+    }
+    options.sketch = d.sketch;
+    round = Round{round.index + 1, roundEnd, d.total - roundEnd};
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.cpuSeconds = processCpuSeconds() - cpuStart;
+
+  const ProcessInfo self{world.rank(), hostName(),     result.threads,
+                         computed,     result.seconds, result.cpuSeconds};
+  const auto processes = world.gather(encodeProcess(self));
+  for (std::size_t r = 0; r < processes.size(); ++r) {
+    result.processes.push_back(decodeProcess(static_cast<int>(r), processes[r]));
+  }
   return result;
+}
+
+RunPiece simulatePiece(const Model& model, const Copula& copula, const RunSettings& settings,
+                       Shard shard) {
+  if (settings.precision) {
+    throw std::invalid_argument("a shard needs a fixed path count, not a precision target");
+  }
+  const Layout& layout = model.layout();
+  const Plan p = plan(layout, settings);
+  const Round round{0, 0, p.firstRound};
+  const BlockRange range = shardBlocks(0, p.firstRound, shard);
+  const std::uint64_t firstPath = std::min(range.first * kBlockSize, p.firstRound);
+  const std::uint64_t endPath = std::min(range.last * kBlockSize, p.firstRound);
+  RunPiece piece{range,
+                 p.firstRound,
+                 {},
+                 RunStatistics(layout, endPath, statisticsOptions(settings), firstPath),
+                 0.0,
+                 0.0,
+                 resolveThreads(settings.threads)};
+  const Sampler sampler(settings.sampler, settings.seed, copula.samplingLayout(layout));
+  OrderedMerge::Progress progress;
+  if (settings.progress) {
+    progress = [&](std::uint64_t done) { settings.progress(done, endPath - firstPath); };
+  }
+  OrderedMerge merge(
+      round, range, [&](BlockStatistics&& chunk) { piece.chunks.push_back(std::move(chunk)); },
+      progress);
+  const auto start = std::chrono::steady_clock::now();
+  const double cpuStart = processCpuSeconds();
+  if (range.size() > 0) {
+    runBlocks(model, copula, sampler, settings, round, range, piece.threads, piece.statistics,
+              merge);
+  }
+  piece.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  piece.cpuSeconds = processCpuSeconds() - cpuStart;
+  return piece;
+}
+
+RunStatistics mergePieces(const Layout& layout, const StatisticsOptions& options,
+                          std::uint64_t paths, const std::vector<const RunPiece*>& pieces) {
+  RunStatistics statistics(layout, paths, options);
+  std::uint64_t nextBlock = 0;
+  for (const RunPiece* piece : pieces) {
+    if (piece->blocks.first != nextBlock || piece->runPaths != paths) {
+      throw std::invalid_argument("pieces that do not cover the run's blocks in order");
+    }
+    nextBlock = piece->blocks.last;
+    for (const BlockStatistics& chunk : piece->chunks) statistics.merge(chunk);
+    statistics.absorb(piece->statistics);
+  }
+  if (nextBlock * kBlockSize < paths || statistics.merged() != paths) {
+    throw std::invalid_argument("pieces that do not cover the run's blocks");
+  }
+  return statistics;
 }
 
 }  // namespace spinval

@@ -33,6 +33,16 @@ void Moments::merge(const Moments& other) {
   max_ = std::max(max_, other.max_);
 }
 
+Moments Moments::fromState(std::uint64_t n, double mean, double m2, double min, double max) {
+  Moments m;
+  m.n_ = n;
+  m.mean_ = mean;
+  m.m2_ = m2;
+  m.min_ = min;
+  m.max_ = max;
+  return m;
+}
+
 double Moments::variance() const {
   return n_ < 2 ? 0.0 : m2_ / static_cast<double>(n_ - 1);
 }
@@ -251,8 +261,10 @@ std::uint64_t exactBytesPerPath(const Layout& layout) {
   return 8 * (columns + 1);
 }
 
-RunStatistics::RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options)
-    : layout_(&layout), paths_(0), options_(std::move(options)) {
+RunStatistics::RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options,
+                             std::uint64_t firstStored)
+    : layout_(&layout), paths_(0), firstStored_(firstStored), options_(std::move(options)) {
+  if (firstStored > paths) throw std::invalid_argument("stored range beyond the run's paths");
   outputValues_.resize(layout.outputs.size());
   yearlyValues_.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
   if (options_.sketch) sketches_ = makeSketches();
@@ -263,18 +275,20 @@ void RunStatistics::extend(std::uint64_t paths) {
   if (paths <= paths_) return;
   paths_ = paths;
   if (options_.sketch) return;
-  for (auto& values : outputValues_) values.resize(paths);
+  const std::uint64_t stored = paths - firstStored_;
+  for (auto& values : outputValues_) values.resize(stored);
   for (std::size_t m = 0; m < layout_->yearlyOutputs.size(); ++m) {
     if (layout_->yearlyOutputs[m].categorical()) continue;
     for (int y = 0; y < layout_->years; ++y) {
       yearlyValues_[m * static_cast<std::size_t>(layout_->years) + static_cast<std::size_t>(y)]
-          .resize(paths);
+          .resize(stored);
     }
   }
 }
 
 void RunStatistics::switchToSketch() {
   if (options_.sketch) return;
+  if (firstStored_ != 0) throw std::logic_error("switchToSketch on a piece of a run");
   Sketches sketches = makeSketches();
   const std::uint64_t n = merged();
   for (std::size_t k = 0; k < outputValues_.size(); ++k) {
@@ -336,10 +350,12 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
 void RunStatistics::store(std::uint64_t firstPath, const BlockOutput& block) {
   if (options_.sketch) return;
   const auto rows = static_cast<std::size_t>(block.outputs.rows());
-  if (firstPath + rows > paths_) throw std::out_of_range("block beyond the run's paths");
+  if (firstPath < firstStored_ || firstPath + rows > paths_) {
+    throw std::out_of_range("block outside the stored paths");
+  }
   auto copy = [&](const auto& column, std::vector<double>& to) {
     std::copy(column.data(), column.data() + rows,
-              to.begin() + static_cast<std::ptrdiff_t>(firstPath));
+              to.begin() + static_cast<std::ptrdiff_t>(firstPath - firstStored_));
   };
   for (std::size_t k = 0; k < outputValues_.size(); ++k) {
     copy(block.outputs.col(static_cast<Eigen::Index>(k)), outputValues_[k]);
@@ -378,6 +394,29 @@ void RunStatistics::mergeSketches(const Sketches& sketches) {
   }
   for (std::size_t k = 0; k < sketches_.yearly.size(); ++k) {
     sketches_.yearly[k].merge(sketches.yearly[k]);
+  }
+}
+
+void RunStatistics::absorb(const RunStatistics& piece) {
+  if (piece.options_.sketch != options_.sketch) {
+    throw std::invalid_argument("a piece with a different quantile mode");
+  }
+  if (options_.sketch) {
+    mergeSketches(piece.sketches_);
+    return;
+  }
+  if (piece.paths_ > paths_ || piece.firstStored_ < firstStored_) {
+    throw std::out_of_range("piece outside the stored paths");
+  }
+  auto copy = [&](const std::vector<double>& from, std::vector<double>& to) {
+    std::copy(from.begin(), from.end(),
+              to.begin() + static_cast<std::ptrdiff_t>(piece.firstStored_ - firstStored_));
+  };
+  for (std::size_t k = 0; k < outputValues_.size(); ++k) {
+    copy(piece.outputValues_.at(k), outputValues_[k]);
+  }
+  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
+    if (!yearlyValues_[k].empty()) copy(piece.yearlyValues_.at(k), yearlyValues_[k]);
   }
 }
 

@@ -1,6 +1,5 @@
 // The writers of report.hpp on hand-made results, and the spinval program end to end: exit
 // statuses, error lines, the JSON summary, output files and reproducibility across threads.
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -25,8 +24,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using spinval::testing::dataPath;
+using spinval::testing::readFile;
 using spinval::testing::runSpinval;
 using spinval::testing::sourcePath;
+using spinval::testing::TempDir;
+using spinval::testing::withoutTiming;
+using spinval::testing::writeFile;
 using Json = nlohmann::ordered_json;
 
 // ---------------------------------------------------------------------------------------------
@@ -36,50 +39,11 @@ std::string quoted(const std::string& text) {
   return "'" + text + "'";
 }
 
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void writeFile(const fs::path& file, const std::string& content) {
-  std::ofstream out(file, std::ios::binary);
-  out << content;
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
-}
-
-// A fresh directory, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("spinval-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// The summary text up to the "timing" object, which is the only part allowed to differ.
-std::string withoutTiming(const std::string& json) {
-  std::size_t at = json.find("\"timing\"");
-  EXPECT_NE(at, std::string::npos) << json;
-  return json.substr(0, at);
 }
 
 // A single line on stderr, in the documented form.
@@ -209,7 +173,7 @@ TEST(SummaryJson, KeysInDocumentedOrder) {
   EXPECT_EQ(j["seed"].get<std::uint64_t>(), 42u);
   EXPECT_EQ(j["paths"].get<std::uint64_t>(), 3u);
   EXPECT_EQ(keysOf(j["timing"]),
-            (std::vector<std::string>{"seconds", "paths_per_second", "threads"}));
+            (std::vector<std::string>{"seconds", "paths_per_second", "threads", "ranks"}));
   EXPECT_EQ(j["timing"]["paths_per_second"].get<double>(), 6.0);
   EXPECT_EQ(j["timing"]["threads"].get<unsigned>(), 2u);
 }
@@ -617,7 +581,7 @@ TEST(Cli, JsonSummaryHasTheDocumentedShape) {
   }
 
   EXPECT_EQ(keysOf(j["timing"]),
-            (std::vector<std::string>{"seconds", "paths_per_second", "threads"}));
+            (std::vector<std::string>{"seconds", "paths_per_second", "threads", "ranks"}));
 }
 
 TEST(Cli, TableByDefault) {
@@ -781,8 +745,11 @@ TEST(Cli, OutWritesSummaryAndPaths) {
   double mean = Json::parse(summary)["metrics"]["ev_usd"]["mean"].get<double>();
   EXPECT_NEAR(sum / 5000.0, mean, 1e-9 * std::abs(mean));
 
-  // Only the two files: no temporary files left behind.
-  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 2);
+  // Only the three files (with manifest.json): no temporary files left behind.
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(out)) files.push_back(entry.path().filename());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"manifest.json", "paths.csv", "summary.json"}));
 }
 
 TEST(Cli, FailedValidationKeepsExistingOutput) {

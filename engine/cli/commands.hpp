@@ -30,6 +30,7 @@ void addValidateCommand(CLI::App& app, Action& action);
 void addSensitivityCommand(CLI::App& app, Action& action);
 void addCompareCommand(CLI::App& app, Action& action);
 void addSweepCommand(CLI::App& app, Action& action);
+void addMergeCommand(CLI::App& app, Action& action);
 
 // Checks that a value is a whole number in [least, most], with a message that says so.
 CLI::Validator wholeNumber(std::uint64_t least,

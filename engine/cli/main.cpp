@@ -1,6 +1,7 @@
 // The spinval program: parses the command line, runs the chosen command and turns its
 // exceptions into exit statuses (0 success, 2 bad input, 1 any other failure), each failure
-// with one line on stderr: "spinval: error: <message>".
+// with one line on stderr: "spinval: error: <message>". Under mpirun only rank 0 reports, except
+// for a failure on another rank alone, which that rank reports before the run is aborted.
 #include <algorithm>
 #include <exception>
 #include <iostream>
@@ -8,6 +9,8 @@
 #include <string>
 
 #include "commands.hpp"
+#include "manifest.hpp"
+#include "spinval/cluster.hpp"
 #include "spinval/error.hpp"
 #include "spinval/version.hpp"
 
@@ -20,10 +23,20 @@ int fail(int status, std::string message) {
   return status;
 }
 
+// A failure that only this rank may have seen: report it with the rank and stop every rank.
+int failAlone(const spinval::Communicator& world, int status, const std::string& message) {
+  if (world.size() == 1) return fail(status, message);
+  fail(status, "rank " + std::to_string(world.rank()) + ": " + message);
+  world.abort(status);
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace spinval::cli;
+  setCommandLine(argc, argv);
+  const spinval::Communicator& world = spinval::Communicator::world();
 
   CLI::App app{"spinval: Monte Carlo valuation of a spinoff IPO", "spinval"};
   app.set_version_flag("--version", std::string("spinval ") + spinval::version() + " (git " +
@@ -36,6 +49,7 @@ int main(int argc, char** argv) {
   addSensitivityCommand(app, action);
   addCompareCommand(app, action);
   addSweepCommand(app, action);
+  addMergeCommand(app, action);
 
   if (argc > 1 && argv[1][0] != '-') {
     try {
@@ -62,10 +76,15 @@ int main(int argc, char** argv) {
   try {
     return action();
   } catch (const spinval::InputError& e) {
-    return fail(kExitBadInput, e.what());
+    // Every rank reads the same input and fails the same way; rank 0 says so.
+    return world.root() ? fail(kExitBadInput, e.what()) : kExitBadInput;
+  } catch (const spinval::StoppedByRoot&) {
+    return kExitFailure;  // rank 0 reports what failed
+  } catch (const spinval::RankFailure& e) {
+    return fail(kExitFailure, e.what());  // rank 0: every rank has stopped
   } catch (const std::bad_alloc&) {
-    return fail(kExitFailure, "out of memory; try fewer --paths");
+    return failAlone(world, kExitFailure, "out of memory; try fewer --paths");
   } catch (const std::exception& e) {
-    return fail(kExitFailure, e.what());
+    return failAlone(world, kExitFailure, e.what());
   }
 }

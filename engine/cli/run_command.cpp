@@ -1,18 +1,24 @@
 // spinval run: simulate a scenario and print the summary as a table or JSON, optionally
-// writing summary.json and paths.csv into an output directory.
+// writing summary.json, paths.csv and manifest.json into an output directory. Under mpirun
+// the ranks share the work and rank 0 prints and writes; with --shard K/N the command computes
+// one shard and writes its partial result for spinval merge.
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "manifest.hpp"
 #include "progress.hpp"
+#include "spinval/cluster.hpp"
 #include "spinval/error.hpp"
+#include "spinval/partial.hpp"
 #include "spinval/report.hpp"
 #include "spinval/simulation.hpp"
 #include "spinval/statistics.hpp"
@@ -40,6 +46,7 @@ struct RunOptions {
   std::string quantiles = "auto";
   std::string memoryBudget = "1GiB";
   std::vector<std::string> probabilities;
+  std::string shard;  // "K/N"; empty: the whole run
 };
 
 constexpr std::uint64_t kFirstPrecisionRound = 16384;
@@ -83,8 +90,42 @@ std::string gib(double bytes) {
 
 namespace {
 
+// "K/N" with 1 <= K <= N.
+Shard parseShard(const std::string& text) {
+  Shard shard;
+  unsigned long long k = 0, n = 0;
+  char slash = 0;
+  std::istringstream in(text);
+  if (in >> k >> slash >> n && slash == '/' && in.peek() == EOF && k >= 1 && k <= n &&
+      text.find_first_not_of("0123456789/") == std::string::npos) {
+    shard.index = k;
+    shard.count = n;
+    return shard;
+  }
+  throw InputError({"--shard", 0, 0}, "",
+                   "expected K/N with 1 <= K <= N, such as 2/5, got '" + text + "'");
+}
+
 int run(const RunOptions& options) {
+  const Communicator& world = Communicator::world();
+  PhaseClock phases;
+  phases.start("load");
   // Everything about the input is checked here, before anything is written.
+  std::optional<Shard> shard;
+  if (!options.shard.empty()) {
+    shard = parseShard(options.shard);
+    auto conflict = [](const std::string& flag, const std::string& why) {
+      return InputError({flag, 0, 0}, "", "cannot be combined with --shard: " + why);
+    };
+    if (options.precision > 0.0) {
+      throw conflict("--precision",
+                     "a precision target needs every shard's results between rounds; run it "
+                     "whole, or under mpirun");
+    }
+    if (options.writePaths) throw conflict("--write-paths", "use spinval merge --write-paths");
+    if (options.json) throw conflict("--json", "a shard has no summary; spinval merge prints it");
+    if (world.size() > 1) throw conflict("mpirun", "use either MPI ranks or shards");
+  }
   PreparedScenario prepared = prepareScenario(options.scenario);
   const Scenario& scenario = prepared.scenario();
 
@@ -164,27 +205,57 @@ int run(const RunOptions& options) {
   const std::filesystem::path outDir = options.out;
   if (!outDir.empty()) std::filesystem::create_directories(outDir);
 
-  ProgressBar bar(ProgressBar::wanted(options.quiet));
-  settings.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
-  RunResult result = simulate(*prepared.model, prepared.copula, settings);
-  bar.finish();
-
-  Summary summary = summarize(result.statistics);
-  summary.convergence = result.convergence;
   RunInfo info;
   info.scenario = scenario.name;
   info.scenarioSha256 = scenario.sha256;
   info.seed = settings.seed;
-  info.paths = result.statistics.merged();
   info.sampler = samplerName(settings.sampler);
   info.version = version();
-  info.stderrMethod = errorModelName(result.statistics.options().errorModel);
+  info.stderrMethod = errorModelName(errorModelOf(settings.sampler));
   info.description = scenario.description;
   info.file = options.scenario.file;
+  info.ranks = static_cast<unsigned>(world.size());
+
+  ProgressBar bar(world.root() && ProgressBar::wanted(options.quiet));
+  settings.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); };
+  phases.start("simulate");
+  if (shard) {
+    const RunPiece piece = simulatePiece(*prepared.model, prepared.copula, settings, *shard);
+    bar.finish();
+    phases.start("write");
+    info.paths = piece.runPaths;
+    ShardHeader header{info,
+                       *shard,
+                       settings.sketch,
+                       piece.statistics.options().sketchAlpha,
+                       options.probabilities,
+                       {}};
+    phases.stop();
+    header.manifest = manifestJson(
+        "run", info,
+        {ProcessInfo{0, hostName(), piece.threads, piece.paths(), piece.seconds, piece.cpuSeconds}},
+        phases);
+    const auto file = writeShard(outDir, header, prepared.model->layout(), piece);
+    if (!options.quiet) {
+      std::cout << "shard " << shard->index << " of " << shard->count << ": " << piece.paths()
+                << " of " << piece.runPaths << " paths (blocks " << piece.blocks.first << " to "
+                << piece.blocks.last << ") written to " << file.string() << "\n";
+    }
+    return kExitSuccess;
+  }
+  RunResult result = simulate(*prepared.model, prepared.copula, settings, world);
+  bar.finish();
+  if (!world.root()) return kExitSuccess;
+
+  phases.start("summarize");
+  Summary summary = summarize(result.statistics);
+  summary.convergence = result.convergence;
+  info.paths = result.statistics.merged();
   info.seconds = result.seconds;
   info.threads = result.threads;
   const std::string json = summaryJson(info, summary).dump(2) + "\n";
 
+  phases.start("print");
   if (options.json) {
     std::cout << json;
   } else {
@@ -194,11 +265,15 @@ int run(const RunOptions& options) {
   if (!std::cout) throw std::runtime_error("cannot write to standard output");
 
   if (!outDir.empty()) {
+    phases.start("write");
     writeFileAtomically(outDir / "summary.json", json);
     if (options.writePaths) {
       writeFileAtomically(outDir / "paths.csv",
                           [&result](std::ostream& out) { writePathsCsv(out, result.statistics); });
     }
+    phases.stop();
+    writeFileAtomically(outDir / "manifest.json",
+                        manifestJson("run", info, result.processes, phases).dump(2) + "\n");
   }
   return kExitSuccess;
 }
@@ -266,6 +341,11 @@ void addRunCommand(CLI::App& app, Action& action) {
                    "Threshold probability such as 'ev_usd>50e9' (repeatable)")
       ->type_name("EXPR")
       ->allow_extra_args(false);
+  command
+      ->add_option("--shard", options->shard,
+                   "Compute shard K of N only and write it into --out for spinval merge")
+      ->type_name("K/N")
+      ->needs(out);
   command->final_callback([options, &action] { action = [options] { return run(*options); }; });
 }
 

@@ -28,14 +28,15 @@ struct RunInfo {
   // Shown in the terminal report only.
   std::string description;
   std::string file;
-  // Timing: the only fields that differ between repeat runs.
+  // Timing: the only fields that differ between repeat runs or between one process and many.
   double seconds = 0.0;
-  unsigned threads = 1;
+  unsigned threads = 1;  // per process
+  unsigned ranks = 1;    // MPI ranks, or shards merged
 };
 
 // The summary object, keys in this order: scenario, scenario_sha256, seed, paths, sampler,
 // version, metrics, yearly, one "<name>_share" per categorical yearly output (regime_share),
-// then timing {seconds, paths_per_second, threads}. Everything before "timing" depends only
+// then timing {seconds, paths_per_second, threads, ranks}. Everything before "timing" depends only
 // on the inputs, never on the thread count.
 nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary);
 

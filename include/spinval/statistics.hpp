@@ -25,6 +25,9 @@ class Moments {
  public:
   void add(double x);
   void merge(const Moments& other);
+  // The state as stored in partial results: count, mean, M2, min, max.
+  static Moments fromState(std::uint64_t n, double mean, double m2, double min, double max);
+  double m2() const { return m2_; }
 
   std::uint64_t count() const { return n_; }
   double mean() const { return mean_; }
@@ -114,7 +117,10 @@ std::uint64_t exactBytesPerPath(const Layout& layout);
 
 class RunStatistics {
  public:
-  RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options = {});
+  // Statistics of paths [0, paths). A piece of a run computed by one shard or rank stores the
+  // values of its own paths only: [firstStored, paths).
+  RunStatistics(const Layout& layout, std::uint64_t paths, StatisticsOptions options = {},
+                std::uint64_t firstStored = 0);
 
   // Makes room for paths up to `paths` (precision runs grow in rounds).
   void extend(std::uint64_t paths);
@@ -127,8 +133,11 @@ class RunStatistics {
   // Copies the block's outputs to paths [firstPath, firstPath + rows) in exact mode. Blocks
   // write disjoint ranges, so threads may call this concurrently.
   void store(std::uint64_t firstPath, const BlockOutput& block);
-  // Merges one block's statistics; call in block order.
-  void merge(const BlockStatistics& block) { totals_.merge(block); }
+  // Merges the statistics of the next chunk of blocks; call in order (see simulation.hpp).
+  void merge(const BlockStatistics& chunk) { totals_.merge(chunk); }
+  // Takes a piece's stored values (at their own path indices) or merges its sketches. The
+  // piece's chunk statistics are merged separately, in order, with merge().
+  void absorb(const RunStatistics& piece);
   // Sketch mode: sketches filled by one worker; merging them is exact in any order.
   struct Sketches {
     std::vector<QuantileSketch> outputs, yearly;
@@ -139,6 +148,7 @@ class RunStatistics {
 
   const Layout& layout() const { return *layout_; }
   std::uint64_t paths() const { return paths_; }
+  std::uint64_t firstStored() const { return firstStored_; }
   const StatisticsOptions& options() const { return options_; }
   bool storesValues() const { return !options_.sketch; }
   const BlockStatistics& totals() const { return totals_; }
@@ -161,12 +171,14 @@ class RunStatistics {
 
   const Layout* layout_;
   std::uint64_t paths_;
+  std::uint64_t firstStored_;
   StatisticsOptions options_;
   BlockStatistics totals_;
   std::vector<std::vector<double>> outputValues_;  // [output][path]
   std::vector<std::vector<double>> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
   Sketches sketches_;
   friend struct Summary summarize(const RunStatistics& statistics);
+  friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches
 };
 
 struct Interval {

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,30 +21,55 @@ std::string dataPath(const std::string& relative) {
   return std::string(SPINVAL_TEST_DATA) + "/" + relative;
 }
 
-namespace {
-
-std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file);
+std::string readFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-}  // namespace
+void writeFile(const std::filesystem::path& file, const std::string& content) {
+  std::ofstream out(file, std::ios::binary);
+  out << content;
+}
 
-CommandResult runSpinval(const std::string& arguments) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("spinval-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-  std::filesystem::create_directories(dir);
-  std::string command = std::string("'") + SPINVAL_BINARY + "' " + arguments + " >'" +
-                        (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'";
-  int raw = std::system(command.c_str());
+std::string spinvalCommand() {
+  return std::string("'") + SPINVAL_BINARY + "'";
+}
+
+CommandResult runCommand(const std::string& command) {
+  const TempDir dir;
+  const std::string line = command + " >'" + (dir.path() / "out").string() + "' 2>'" +
+                           (dir.path() / "err").string() + "'";
+  const int raw = std::system(line.c_str());
   CommandResult result;
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  result.out = slurp(dir / "out");
-  result.err = slurp(dir / "err");
-  std::filesystem::remove_all(dir);
+  result.out = readFile(dir.path() / "out");
+  result.err = readFile(dir.path() / "err");
   return result;
+}
+
+CommandResult runSpinval(const std::string& arguments) {
+  return runCommand(spinvalCommand() + " " + arguments);
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter = 0;
+  path_ = std::filesystem::temp_directory_path() /
+          ("spinval-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string withoutTiming(const std::string& json) {
+  const std::size_t at = json.find("\"timing\"");
+  if (at == std::string::npos) throw std::invalid_argument("no timing in: " + json);
+  return json.substr(0, at);
 }
 
 }  // namespace spinval::testing

@@ -1,0 +1,47 @@
+// The run manifest: what made a result folder. Every command that writes results writes
+// manifest.json beside them: the command line, the inputs that fix the digits (scenario hash,
+// seed, sampler, paths), the binary (version, git revision, build type and flags, MPI), the
+// processes (ranks, threads, hosts) and the wall and CPU time of each phase.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "spinval/report.hpp"
+#include "spinval/simulation.hpp"
+
+namespace spinval::cli {
+
+// The command line of this process, as main received it.
+void setCommandLine(int argc, char** argv);
+const std::vector<std::string>& commandLine();
+
+// Wall and CPU time of consecutive phases: each call to start() ends the phase before it.
+class PhaseClock {
+ public:
+  void start(std::string name);
+  void stop();
+  nlohmann::ordered_json json() const;  // [{name, seconds, cpu_seconds}, ...]
+
+ private:
+  struct Phase {
+    std::string name;
+    double seconds = 0, cpuSeconds = 0;
+  };
+  std::vector<Phase> phases_;
+  std::chrono::steady_clock::time_point wallStart_;
+  double cpuStart_ = 0;
+  bool running_ = false;
+};
+
+// The binary: version, git revision, build type, compiler, flags, MPI library (or null).
+nlohmann::ordered_json buildJson();
+
+// The manifest of a run: `info` gives the inputs, `processes` one entry per rank.
+nlohmann::ordered_json manifestJson(const std::string& command, const RunInfo& info,
+                                    const std::vector<ProcessInfo>& processes,
+                                    const PhaseClock& phases);
+
+}  // namespace spinval::cli

@@ -404,18 +404,20 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
   Round round{0, 0, p.firstRound};
   for (;;) {
     const std::uint64_t before = result.statistics.merged();
+    const std::uint64_t roundEnd = round.firstPath + round.paths;
     const BlockRange range = shardBlocks(
         round.firstPath, round.paths,
         {static_cast<std::uint64_t>(world.rank()) + 1, static_cast<std::uint64_t>(ranks)});
-    const std::uint64_t planned = root ? result.statistics.paths() : 0;
+    // This process's paths of the round.
+    const std::uint64_t firstPath = std::min(range.first * kBlockSize, roundEnd);
+    const std::uint64_t endPath = std::min(range.last * kBlockSize, roundEnd);
     OrderedMerge::Progress progress;
     if (settings.progress && root) {
-      // Rank 0 shows its own share of the round on the scale of the whole run.
+      // Rank 0 shows its own share of the round on the scale of the whole round.
       const double scale = static_cast<double>(round.paths) /
-                           static_cast<double>(std::max<std::uint64_t>(
-                               1, std::min(range.last * kBlockSize, round.firstPath + round.paths) -
-                                      range.first * kBlockSize));
-      progress = [&, before, scale](std::uint64_t done) {
+                           static_cast<double>(std::max<std::uint64_t>(1, endPath - firstPath));
+      const std::uint64_t planned = result.statistics.paths();
+      progress = [&settings, before, scale, planned](std::uint64_t done) {
         settings.progress(before + static_cast<std::uint64_t>(static_cast<double>(done) * scale),
                           planned);
       };
@@ -437,9 +439,6 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
 
     // Several ranks: each computes its chunks of the round as a piece; rank 0 merges the pieces
     // in rank order, which is block order, and decides what comes next.
-    const std::uint64_t roundEnd = round.firstPath + round.paths;
-    const std::uint64_t firstPath = std::min(range.first * kBlockSize, roundEnd);
-    const std::uint64_t endPath = std::min(range.last * kBlockSize, roundEnd);
     RunPiece piece{
         range, roundEnd,      {}, RunStatistics(layout, endPath, options, firstPath), 0.0,
         0.0,   result.threads};

@@ -301,6 +301,36 @@ TEST(Mpi, PrecisionRunsAndSketchesAcrossRanks) {
   }
 }
 
+// A lognormal multiple with sigma 160 overflows on rare paths; with seed 6 the first one of
+// 60,000 paths lies in the last of the run's 4 chunks. Rank 0 reports the single-process
+// error, prefixed with the rank whose chunks hold that path, and every rank stops.
+TEST(Mpi, AFailingRankIsNamed) {
+  const std::string arguments =
+      "run " + kBase +
+      " --quiet --json --paths 60000 --seed 6 --set 'peers.long_run_ev_sales={dist: "
+      "lognormal, median: 10, sigma: 160}'";
+  const auto single = runSpinval(arguments);
+  ASSERT_EQ(single.status, 1);
+  const std::string prefix = "spinval: error: path ";
+  ASSERT_EQ(single.err.rfind(prefix, 0), 0u) << single.err;
+  const std::uint64_t path = std::stoull(single.err.substr(prefix.size()));
+  const std::uint64_t chunk = path / (1024 * 16);  // of 4 chunks (59 blocks)
+  ASSERT_EQ(chunk, 3u) << "the test needs a failure in another rank's chunks";
+  for (int ranks : {2, 3}) {
+    const auto result = runCommand(mpirun(ranks, arguments));
+    EXPECT_NE(result.status, 0);
+    // Rank r of R holds chunks [floor(4 r / R), floor(4 (r + 1) / R)).
+    int rank = 0;
+    while (4 * static_cast<std::uint64_t>(rank + 1) / static_cast<std::uint64_t>(ranks) <= chunk) {
+      ++rank;
+    }
+    const std::string expected = "spinval: error: rank " + std::to_string(rank) + ": " +
+                                 single.err.substr(std::string("spinval: error: ").size());
+    EXPECT_NE(result.err.find(expected), std::string::npos) << result.err;
+    EXPECT_TRUE(result.out.empty()) << result.out;
+  }
+}
+
 TEST(Mpi, BadInputIsReportedOnceWithStatus2) {
   const auto result =
       runCommand(mpirun(2, "run " + kBase + " --quiet --set valuation.wacc=-1 --paths 1000"));

@@ -36,6 +36,10 @@ void addMergeCommand(CLI::App& app, Action& action);
 CLI::Validator wholeNumber(std::uint64_t least,
                            std::uint64_t most = std::numeric_limits<std::uint64_t>::max());
 
+// --seed (setting `given` when it appears) and --threads, as every simulating command has them.
+void addSeedOption(CLI::App& command, std::uint64_t& seed, bool& given, const std::string& help);
+void addThreadsOption(CLI::App& command, unsigned& threads);
+
 // A --memory-budget size such as "1GiB", "512M" or "2e9" (bytes); throws InputError.
 std::uint64_t parseBytes(const std::string& text);
 // Bytes as "1.5 GiB", for messages.

@@ -330,17 +330,9 @@ void addCompareCommand(CLI::App& app, Action& action) {
                    "Paths per scenario, >= 1 (default: the first scenario's simulation.paths)")
       ->type_name("N")
       ->check(wholeNumber(1));
-  command
-      ->add_option("--seed", options->seed,
-                   "Random seed (default: the first scenario's simulation.seed)")
-      ->type_name("SEED")
-      ->check(wholeNumber(0))
-      ->each([options](const std::string&) { options->seedGiven = true; });
-  command
-      ->add_option("--threads", options->threads,
-                   "Worker threads, 0..4096 (default 0: every hardware thread)")
-      ->type_name("T")
-      ->check(wholeNumber(0, 4096));
+  addSeedOption(*command, options->seed, options->seedGiven,
+                "Random seed (default: the first scenario's simulation.seed)");
+  addThreadsOption(*command, options->threads);
   command
       ->add_option("--sampler", options->sampler,
                    "mc, antithetic, lhs or sobol (default: the first scenario's)")

@@ -288,15 +288,9 @@ void addRunCommand(CLI::App& app, Action& action) {
       ->add_option("--paths", options->paths, "Paths to simulate, >= 1 (default: simulation.paths)")
       ->type_name("N")
       ->check(wholeNumber(1));
-  command->add_option("--seed", options->seed, "Random seed (default: simulation.seed)")
-      ->type_name("SEED")
-      ->check(wholeNumber(0))
-      ->each([options](const std::string&) { options->seedGiven = true; });
-  command
-      ->add_option("--threads", options->threads,
-                   "Worker threads, 0..4096 (default 0: every hardware thread)")
-      ->type_name("T")
-      ->check(wholeNumber(0, 4096));
+  addSeedOption(*command, options->seed, options->seedGiven,
+                "Random seed (default: simulation.seed)");
+  addThreadsOption(*command, options->threads);
   command->add_flag("--json", options->json, "Print the summary JSON instead of the table");
   CLI::Option* out =
       command->add_option("--out", options->out, "Write summary.json (and paths.csv) into DIR")

@@ -59,6 +59,21 @@ CLI::Validator wholeNumber(std::uint64_t least, std::uint64_t most) {
       "");
 }
 
+void addSeedOption(CLI::App& command, std::uint64_t& seed, bool& given, const std::string& help) {
+  command.add_option("--seed", seed, help)
+      ->type_name("SEED")
+      ->check(wholeNumber(0))
+      ->each([&given](const std::string&) { given = true; });
+}
+
+void addThreadsOption(CLI::App& command, unsigned& threads) {
+  command
+      .add_option("--threads", threads,
+                  "Worker threads, 0..4096 (default 0: every hardware thread)")
+      ->type_name("T")
+      ->check(wholeNumber(0, 4096));
+}
+
 void addScenarioOptions(CLI::App& command, ScenarioOptions& options) {
   command.add_option("SCENARIO", options.file, "Scenario file (YAML)")
       ->required()

@@ -273,15 +273,9 @@ void addSensitivityCommand(CLI::App& app, Action& action) {
   command->add_option("--paths", options->paths, "Paths per run, >= 2 (default 4096)")
       ->type_name("N")
       ->check(wholeNumber(2));
-  command->add_option("--seed", options->seed, "Random seed (default: simulation.seed)")
-      ->type_name("SEED")
-      ->check(wholeNumber(0))
-      ->each([options](const std::string&) { options->seedGiven = true; });
-  command
-      ->add_option("--threads", options->threads,
-                   "Worker threads, 0..4096 (default 0: every hardware thread)")
-      ->type_name("T")
-      ->check(wholeNumber(0, 4096));
+  addSeedOption(*command, options->seed, options->seedGiven,
+                "Random seed (default: simulation.seed)");
+  addThreadsOption(*command, options->threads);
   command->add_flag("--json", options->json, "Print the JSON instead of the tables");
   command->add_option("--out", options->out, "Write sensitivity.json into DIR")->type_name("DIR");
   command->add_flag("--quiet", options->quiet, "No progress bar");

@@ -1,6 +1,7 @@
 #include "spinval/sweep.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "config_tree.hpp"
 
@@ -465,6 +467,197 @@ Json sweepJson(const SweepSpec& spec, const PointKey& common,
   }
   j["points"] = std::move(list);
   return j;
+}
+
+SweepTask sweepTask(std::size_t task, std::size_t shardsPerPoint) {
+  if (task == 0 || shardsPerPoint == 0) {
+    throw std::invalid_argument("array tasks and shards are counted from 1");
+  }
+  return SweepTask{(task - 1) / shardsPerPoint + 1, (task - 1) % shardsPerPoint + 1};
+}
+
+std::string taskRanges(const std::vector<std::size_t>& tasks) {
+  std::string out;
+  for (std::size_t i = 0; i < tasks.size();) {
+    std::size_t last = i;
+    while (last + 1 < tasks.size() && tasks[last + 1] == tasks[last] + 1) ++last;
+    if (!out.empty()) out += ',';
+    out += std::to_string(tasks[i]);
+    if (last > i) out += concat("-", std::to_string(tasks[last]));
+    i = last + 1;
+  }
+  return out;
+}
+
+std::string shellQuote(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+fs::path slurmDir(const fs::path& outDir) {
+  return outDir / "slurm";
+}
+
+// A shell script written one line at a time.
+class Script {
+ public:
+  template <typename... Parts>
+  void line(const Parts&... parts) {
+    text_ += concat(parts..., "\n");
+  }
+  std::string text() && { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+SlurmScripts slurmScripts(const SlurmSettings& settings) {
+  const std::string out = settings.outDir.string();
+  if (out.find_first_of(" \t\n\r\"'\\") != std::string::npos) {
+    throw std::invalid_argument("an #SBATCH line cannot hold the output folder '" + out +
+                                "' (white space, quotes or backslashes); choose another --out");
+  }
+  if (settings.partition.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789_-.,") != std::string::npos) {
+    throw std::invalid_argument("expected a partition name (letters, digits, _ - . ,), got '" +
+                                settings.partition + "'");
+  }
+  if (settings.points == 0 || settings.shardsPerPoint == 0 || settings.cpusPerTask == 0) {
+    throw std::invalid_argument("a Slurm sweep needs at least one point, shard and CPU");
+  }
+
+  // In an #SBATCH --output file name "%" starts a pattern (%A array job, %a task, %j job).
+  std::string logs;
+  for (const char c : (settings.outDir / "logs").string()) {
+    logs += c;
+    if (c == '%') logs += '%';
+  }
+  std::string jobName = "spinval-";
+  for (const char c : settings.name) {
+    const bool plain =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    jobName += plain ? c : '_';
+  }
+  const std::string tasks = std::to_string(settings.points * settings.shardsPerPoint);
+  const std::string shardsPerPoint = std::to_string(settings.shardsPerPoint);
+  const std::string limit =
+      settings.arrayLimit > 0 ? concat("%", std::to_string(settings.arrayLimit)) : "";
+  const std::string cpus = std::to_string(settings.cpusPerTask);
+  const std::string dir = slurmDir(settings.outDir).string();
+  const std::string spinval =
+      concat(shellQuote(settings.binary.string()), " sweep ",
+             shellQuote(settings.sweepFile.string()), " --out ", shellQuote(out));
+  const std::string shards =
+      settings.shardsPerPoint > 1 ? concat(" --shards-per-point ", shardsPerPoint) : "";
+  const std::string written =
+      concat("# Written by spinval ", settings.version, " for ", settings.sweepFile.string(), ".");
+
+  // sbatch reads #SBATCH lines up to the first command only.
+  Script array;
+  array.line("#!/bin/sh");
+  array.line("#SBATCH --job-name=", jobName);
+  array.line("#SBATCH --array=1-", tasks, limit);
+  if (!settings.partition.empty()) array.line("#SBATCH --partition=", settings.partition);
+  array.line("#SBATCH --requeue");
+  array.line("#SBATCH --ntasks=1");
+  array.line("#SBATCH --cpus-per-task=", cpus);
+  array.line("#SBATCH --output=", logs, "/task-%A_%a.out");
+  array.line("#");
+  if (settings.shardsPerPoint > 1) {
+    array.line("# Sweep ", settings.name, ": ", std::to_string(settings.points), " points, ",
+               shardsPerPoint, " array tasks per point: task t computes shard");
+    array.line("# (t-1)%", shardsPerPoint, "+1 of point (t-1)/", shardsPerPoint,
+               "+1; the last shard of a point to finish stores the point as");
+    array.line("# ", out, "/points/<point>.json.");
+  } else {
+    array.line("# Sweep ", settings.name, ": ", std::to_string(settings.points),
+               " points, one array task per point: task t computes point t");
+    array.line("# into ", out, "/points/<t>.json.");
+  }
+  array.line("# A task whose piece is stored already skips it, so a requeued or resubmitted task");
+  array.line("# recomputes only its own piece. submit.sh (beside this file) submits this array");
+  array.line("# and the collect job.");
+  array.line(written);
+  array.line(": \"${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is a job array}\"");
+  array.line("exec ", spinval, " --task \"$SLURM_ARRAY_TASK_ID\"", shards,
+             " --threads \"${SLURM_CPUS_PER_TASK:-", cpus, "}\"");
+
+  Script collect;
+  collect.line("#!/bin/sh");
+  collect.line("#SBATCH --job-name=", jobName, "-collect");
+  if (!settings.partition.empty()) collect.line("#SBATCH --partition=", settings.partition);
+  collect.line("#SBATCH --ntasks=1");
+  collect.line("#SBATCH --cpus-per-task=1");
+  collect.line("#SBATCH --output=", logs, "/collect-%j.out");
+  collect.line("#");
+  collect.line("# Sweep ", settings.name, ": writes ", out, "/sweep.csv and sweep.json");
+  collect.line(
+      "# from the points the array tasks stored, the bytes a local `spinval sweep` writes.");
+  collect.line("# With a point missing or stale it writes nothing, names the points and exits 3.");
+  collect.line(written);
+  collect.line("exec ", spinval, " --collect", shards);
+
+  const std::string arrayScript = shellQuote(dir + "/array.sh");
+  const std::string collectScript = shellQuote(dir + "/collect.sh");
+  const std::string jobs = shellQuote(dir + "/jobs");
+  Script submit;
+  submit.line("#!/bin/sh");
+  submit.line("# Sweep ", settings.name, ": submits the job array (", tasks,
+              " tasks), then the collect job, which starts");
+  submit.line("# once every task has succeeded (--dependency=afterok).");
+  submit.line("#");
+  submit.line("#   submit.sh          submit every task, then the collect job");
+  submit.line(
+      "#   submit.sh TASKS    resubmit only TASKS, such as 3 or 2,5-7 (after a scancel or a");
+  submit.line("#                      failure), then a new collect job that also waits for the");
+  submit.line("#                      tasks still queued");
+  submit.line("#");
+  submit.line("# The job ids are appended to ", dir, "/jobs.");
+  submit.line(written);
+  submit.line("set -eu");
+  submit.line("if [ $# -gt 1 ]; then");
+  submit.line("  echo \"usage: $0 [TASKS]  (as sbatch --array takes them: 3 or 2,5-7)\" >&2");
+  submit.line("  exit 2");
+  submit.line("fi");
+  submit.line("after=\"\"");
+  submit.line("if [ $# -eq 1 ]; then");
+  submit.line(
+      "  # A collect job submitted before waits for a task that was cancelled or failed, so");
+  submit.line(
+      "  # it can never start: cancel it, and make the new one wait for old tasks still queued.");
+  submit.line("  if [ -f ", jobs, " ]; then");
+  submit.line("    while read -r kind id; do");
+  submit.line("      case $kind in");
+  submit.line("        collect) scancel --state=PENDING \"$id\" 2>/dev/null || true ;;");
+  submit.line(
+      "        array) [ -z \"$(squeue -h -j \"$id\" -o %i 2>/dev/null)\" ] || "
+      "after=\"$after,afterany:$id\" ;;");
+  submit.line("      esac");
+  submit.line("    done <", jobs);
+  submit.line("  fi");
+  submit.line("  array=$(sbatch --parsable --array=\"$1", limit, "\" ", arrayScript, ")");
+  submit.line("else");
+  submit.line("  array=$(sbatch --parsable ", arrayScript, ")");
+  submit.line("fi");
+  submit.line("array=${array%%;*}");
+  submit.line("echo \"array $array\" >>", jobs);
+  submit.line("collect=$(sbatch --parsable --dependency=\"afterok:$array$after\" ", collectScript,
+              ")");
+  submit.line("collect=${collect%%;*}");
+  submit.line("echo \"collect $collect\" >>", jobs);
+  submit.line(
+      "echo \"submitted job array $array and collect job $collect (it starts when every "
+      "task has succeeded)\"");
+
+  return SlurmScripts{std::move(array).text(), std::move(collect).text(), std::move(submit).text()};
 }
 
 }  // namespace spinval

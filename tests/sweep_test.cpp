@@ -1,6 +1,8 @@
 // Sweeps: reading and expanding sweep files (grid and zip order, errors with their location),
 // and `spinval sweep` end to end: resuming after an interruption gives the same bytes, stored
-// points are reported as skipped, and a changed base scenario invalidates them.
+// points are reported as skipped, and a changed base scenario invalidates them. On Slurm: the
+// task numbering, the generated scripts, --task and --collect (tests/slurm_sweep_test.sh runs
+// the scripts on a real cluster).
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -8,9 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -361,6 +365,340 @@ TEST(SweepCommand, ChangedBaseScenarioInvalidatesStoredPoints) {
   // Net cash moves equity, not enterprise value: only the equity rows change.
   EXPECT_EQ(rowsOf(changed, ",ev_usd,"), rowsOf(csv, ",ev_usd,"));
   EXPECT_NE(rowsOf(changed, ",equity_usd,"), rowsOf(csv, ",equity_usd,"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slurm: task numbering and the generated scripts.
+
+TEST(SweepSlurm, TasksNumberPointsThenTheirShards) {
+  for (std::size_t t = 1; t <= 6; ++t) {
+    EXPECT_EQ(sweepTask(t, 1).point, t);
+    EXPECT_EQ(sweepTask(t, 1).shard, 1u);
+  }
+  // Three shards per point: tasks 1-3 are point 1, tasks 4-6 point 2.
+  const std::vector<std::pair<std::size_t, std::size_t>> expected = {{1, 1}, {1, 2}, {1, 3},
+                                                                     {2, 1}, {2, 2}, {2, 3}};
+  for (std::size_t t = 1; t <= expected.size(); ++t) {
+    EXPECT_EQ(sweepTask(t, 3).point, expected[t - 1].first) << t;
+    EXPECT_EQ(sweepTask(t, 3).shard, expected[t - 1].second) << t;
+  }
+  EXPECT_THROW(sweepTask(0, 1), std::invalid_argument);
+  EXPECT_THROW(sweepTask(1, 0), std::invalid_argument);
+  EXPECT_EQ(taskRanges({2, 3, 4, 7, 9, 10}), "2-4,7,9-10");
+  EXPECT_EQ(taskRanges({5}), "5");
+  EXPECT_EQ(taskRanges({}), "");
+  EXPECT_EQ(shellQuote("/a b/it's"), "'/a b/it'\\''s'");
+}
+
+SlurmSettings exampleSlurmSettings() {
+  SlurmSettings settings;
+  settings.binary = "/opt/spinval/bin/spinval";
+  settings.sweepFile = "/home/ana/sweeps/it's.yaml";
+  settings.outDir = "/scratch/100%/out";
+  settings.name = "cost vs multiple";
+  settings.points = 6;
+  settings.arrayLimit = 2;
+  settings.partition = "short";
+  settings.cpusPerTask = 4;
+  settings.version = "9.9.9";
+  return settings;
+}
+
+// The lines of a script up to its first command: #SBATCH lines are read only there.
+std::string headerOf(const std::string& script) {
+  std::string header;
+  std::istringstream in(script);
+  for (std::string line; std::getline(in, line) && line.starts_with("#");) header += line + "\n";
+  return header;
+}
+
+TEST(SweepSlurm, ArrayScriptHasOneTaskPerPointAndAbsolutePaths) {
+  const SlurmScripts scripts = slurmScripts(exampleSlurmSettings());
+  EXPECT_EQ(headerOf(scripts.array).substr(0, headerOf(scripts.array).find("#\n")),
+            "#!/bin/sh\n"
+            "#SBATCH --job-name=spinval-cost_vs_multiple\n"
+            "#SBATCH --array=1-6%2\n"
+            "#SBATCH --partition=short\n"
+            "#SBATCH --requeue\n"
+            "#SBATCH --ntasks=1\n"
+            "#SBATCH --cpus-per-task=4\n"
+            // "%" starts a file-name pattern in Slurm; "%%" is the character.
+            "#SBATCH --output=/scratch/100%%/out/logs/task-%A_%a.out\n");
+  EXPECT_NE(
+      scripts.array.find("\nexec '/opt/spinval/bin/spinval' sweep "
+                         "'/home/ana/sweeps/it'\\''s.yaml' --out '/scratch/100%/out' --task "
+                         "\"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-4}\"\n"),
+      std::string::npos)
+      << scripts.array;
+  EXPECT_NE(scripts.array.find("${SLURM_ARRAY_TASK_ID:?"), std::string::npos);
+  EXPECT_EQ(scripts.array.find("--shards-per-point"), std::string::npos);
+}
+
+TEST(SweepSlurm, CollectScriptAndSubmitScript) {
+  const SlurmScripts scripts = slurmScripts(exampleSlurmSettings());
+  const std::string collectHeader = headerOf(scripts.collect);
+  EXPECT_NE(collectHeader.find("#SBATCH --job-name=spinval-cost_vs_multiple-collect\n"),
+            std::string::npos);
+  EXPECT_NE(collectHeader.find("#SBATCH --partition=short\n"), std::string::npos);
+  EXPECT_NE(collectHeader.find("#SBATCH --output=/scratch/100%%/out/logs/collect-%j.out\n"),
+            std::string::npos);
+  EXPECT_EQ(collectHeader.find("--array"), std::string::npos);
+  EXPECT_NE(scripts.collect.find("\nexec '/opt/spinval/bin/spinval' sweep "
+                                 "'/home/ana/sweeps/it'\\''s.yaml' --out '/scratch/100%/out' "
+                                 "--collect\n"),
+            std::string::npos)
+      << scripts.collect;
+
+  // The array first, then the collect job once every task has succeeded; TASKS resubmits some
+  // tasks under the same limit.
+  const std::string& submit = scripts.submit;
+  const std::size_t array =
+      submit.find("array=$(sbatch --parsable '/scratch/100%/out/slurm/array.sh')\n");
+  const std::size_t collect = submit.find(
+      "collect=$(sbatch --parsable --dependency=\"afterok:$array$after\" "
+      "'/scratch/100%/out/slurm/collect.sh')\n");
+  ASSERT_NE(array, std::string::npos) << submit;
+  ASSERT_NE(collect, std::string::npos) << submit;
+  EXPECT_LT(array, collect);
+  EXPECT_NE(submit.find("array=$(sbatch --parsable --array=\"$1%2\" "
+                        "'/scratch/100%/out/slurm/array.sh')\n"),
+            std::string::npos)
+      << submit;
+  EXPECT_NE(submit.find(">>'/scratch/100%/out/slurm/jobs'"), std::string::npos);
+}
+
+TEST(SweepSlurm, ShardedArraysAndNoLimitOrPartition) {
+  SlurmSettings settings = exampleSlurmSettings();
+  settings.arrayLimit = 0;
+  settings.partition.clear();
+  settings.shardsPerPoint = 3;
+  const SlurmScripts scripts = slurmScripts(settings);
+  EXPECT_NE(scripts.array.find("\n#SBATCH --array=1-18\n"), std::string::npos);
+  EXPECT_EQ(scripts.array.find("--partition"), std::string::npos);
+  EXPECT_EQ(scripts.collect.find("--partition"), std::string::npos);
+  EXPECT_NE(scripts.array.find("--task \"$SLURM_ARRAY_TASK_ID\" --shards-per-point 3 "),
+            std::string::npos);
+  EXPECT_NE(scripts.collect.find("--collect --shards-per-point 3\n"), std::string::npos);
+  EXPECT_NE(scripts.submit.find("--array=\"$1\" "), std::string::npos);
+}
+
+TEST(SweepSlurm, RefusesWhatAnSbatchLineCannotHold) {
+  SlurmSettings settings = exampleSlurmSettings();
+  settings.outDir = "/scratch/my sweep";
+  EXPECT_THROW(slurmScripts(settings), std::invalid_argument);
+  settings = exampleSlurmSettings();
+  settings.partition = "short;rm";
+  EXPECT_THROW(slurmScripts(settings), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slurm: the command's --slurm, --task and --collect.
+
+std::string gridFile() {
+  return dataPath("sweeps/grid.yaml");
+}
+
+std::string taskCommand(const fs::path& out, int task) {
+  return "sweep '" + gridFile() + "' --out '" + out.string() + "' --threads 1 --task " +
+         std::to_string(task);
+}
+
+std::string collectCommand(const fs::path& out) {
+  return "sweep '" + gridFile() + "' --out '" + out.string() + "' --collect";
+}
+
+TEST(SweepSlurmCommand, WritesExecutableScriptsWithAbsolutePathsAndRunsNothing) {
+  TempDir dir;
+  // Relative paths on the command line; the scripts must hold absolute ones.
+  const fs::path cwd = fs::current_path();
+  const fs::path sweep = fs::relative(gridFile(), cwd);
+  const fs::path out = fs::relative(dir.path() / "out", cwd);
+  ASSERT_TRUE(sweep.is_relative());
+  const auto r =
+      runSpinval("sweep '" + sweep.string() +
+                 "' --slurm --partition debug --array-limit 2 --out '" + out.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const fs::path outDir = fs::weakly_canonical(dir.path() / "out");
+  const fs::path slurm = outDir / "slurm";
+  for (const char* name : {"array.sh", "collect.sh", "submit.sh"}) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(fs::is_regular_file(slurm / name));
+    EXPECT_NE(fs::status(slurm / name).permissions() & fs::perms::owner_exec, fs::perms::none);
+    EXPECT_EQ(std::system(("sh -n '" + (slurm / name).string() + "'").c_str()), 0);
+    EXPECT_NE(r.out.find("wrote " + (slurm / name).string()), std::string::npos) << r.out;
+  }
+  EXPECT_TRUE(fs::is_directory(outDir / "logs"));
+  EXPECT_EQ(filesIn(outDir / "points"), 0u);
+  EXPECT_FALSE(fs::exists(outDir / "sweep.csv"));
+
+  const std::string array = readFile(slurm / "array.sh");
+  for (const std::string& line :
+       {std::string("#SBATCH --array=1-6%2\n"), std::string("#SBATCH --partition=debug\n"),
+        std::string("#SBATCH --requeue\n"),
+        "#SBATCH --output=" + (outDir / "logs").string() + "/task-%A_%a.out\n",
+        "exec '" + fs::canonical(SPINVAL_BINARY).string() + "' sweep '" +
+            fs::weakly_canonical(gridFile()).string() + "' --out '" + outDir.string() +
+            "' --task \"$SLURM_ARRAY_TASK_ID\""}) {
+    EXPECT_NE(array.find(line), std::string::npos) << line << "\n" << array;
+  }
+  EXPECT_NE(readFile(slurm / "collect.sh").find("' --out '" + outDir.string() + "' --collect\n"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("submit with:\n  '" + (slurm / "submit.sh").string() + "'\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("--dependency=afterok:"), std::string::npos) << r.out;
+}
+
+TEST(SweepSlurmCommand, BadOptionsExitTwoAndWriteNothing) {
+  TempDir dir;
+  const fs::path out = dir.path() / "out";
+  struct Case {
+    std::string arguments, expected;
+  };
+  const std::string sweep = "sweep '" + gridFile() + "' --out '" + out.string() + "' ";
+  const std::vector<Case> cases = {
+      {sweep + "--task 13 --shards-per-point 2",
+       "--task: expected an array task of this sweep, 1 to 12 (6 points x 2 shards)"},
+      {sweep + "--task 7", "--task: expected an array task of this sweep, 1 to 6"},
+      {sweep + "--partition debug", "--partition requires --slurm"},
+      {sweep + "--slurm --collect", "excludes"},
+      {sweep + "--shards-per-point 2", "--shards-per-point: needs --slurm, --task or --collect"},
+      {"sweep '" + gridFile() + "' --slurm --out '" + (dir.path() / "my out").string() + "'",
+       "#SBATCH"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.arguments);
+    const auto r = runSpinval(c.arguments);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(countLines(r.err, "spinval: error:"), 1u) << r.err;
+    EXPECT_FALSE(fs::exists(out)) << r.err;
+  }
+}
+
+TEST(SweepSlurmCommand, TasksThenCollectGiveTheBytesOfALocalSweep) {
+  TempDir dir;
+  const fs::path local = dir.path() / "local";
+  const fs::path tasks = dir.path() / "tasks";
+  ASSERT_EQ(runSpinval(sweepCommand(gridFile(), local)).status, 0);
+  // In reverse order, as a job array may run them.
+  for (int task = 6; task >= 1; --task) {
+    const auto r = runSpinval(taskCommand(tasks, task));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "task " + std::to_string(task) + ": point " + std::to_string(task) +
+                         " written to " +
+                         (tasks / "points" / (std::to_string(task) + ".json")).string() + "\n");
+    EXPECT_EQ(countLines(r.err, "point " + std::to_string(task) + "/6 "), 1u) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(tasks / "sweep.csv"));
+
+  // A task run again (requeued) finds its point stored and leaves the file as it is.
+  const std::string stored = readFile(tasks / "points" / "3.json");
+  const auto again = runSpinval(taskCommand(tasks, 3));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(
+      again.err.find("point 3/6 cost.advantage=0.4 peers.long_run_ev_sales=8: skipped (done)"),
+      std::string::npos)
+      << again.err;
+  EXPECT_NE(again.out.find("stored already"), std::string::npos) << again.out;
+  EXPECT_EQ(readFile(tasks / "points" / "3.json"), stored);
+
+  const auto collected = runSpinval(collectCommand(tasks));
+  ASSERT_EQ(collected.status, 0) << collected.err;
+  EXPECT_EQ(readFile(tasks / "sweep.csv"), readFile(local / "sweep.csv"));
+  EXPECT_EQ(readFile(tasks / "sweep.json"), readFile(local / "sweep.json"));
+  const auto json = runSpinval(collectCommand(tasks) + " --json");
+  ASSERT_EQ(json.status, 0) << json.err;
+  EXPECT_EQ(json.out, readFile(local / "sweep.json"));
+}
+
+TEST(SweepSlurmCommand, CollectRefusesIncompleteResultsAndWritesNothing) {
+  TempDir dir;
+  const fs::path out = dir.path() / "out";
+  for (int task : {1, 3, 4}) ASSERT_EQ(runSpinval(taskCommand(out, task)).status, 0);
+  // Point 4 stored by another spinval version: stale.
+  auto point = nlohmann::ordered_json::parse(readFile(out / "points" / "4.json"));
+  point["version"] = "0.0.0-other";
+  writeFile(out / "points" / "4.json", point.dump(2) + "\n");
+  // Aggregates from an earlier collect stay as they are.
+  writeFile(out / "sweep.csv", "earlier\n");
+
+  const auto r = runSpinval(collectCommand(out));
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("point 2/6 cost.advantage=0.3 peers.long_run_ev_sales=12: missing\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("point 4/6 cost.advantage=0.4 peers.long_run_ev_sales=12: spinval version "
+                       "changed\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(countLines(r.err, ": missing"), 3u) << r.err;  // 2, 5 and 6
+  EXPECT_NE(r.err.find("spinval: error: 4 of 6 points not done (2,4-6), so nothing was written"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(countLines(r.err, "spinval: error:"), 1u) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(readFile(out / "sweep.csv"), "earlier\n");
+  EXPECT_FALSE(fs::exists(out / "sweep.json"));
+
+  // With the Slurm scripts in the folder it says how to resubmit the tasks.
+  ASSERT_EQ(runSpinval("sweep '" + gridFile() + "' --slurm --out '" + out.string() + "'").status,
+            0);
+  const auto slurm = runSpinval(collectCommand(out));
+  EXPECT_EQ(slurm.status, 3) << slurm.err;
+  EXPECT_NE(
+      slurm.err.find("resubmit them with '" + (out / "slurm" / "submit.sh").string() + "' 2,4-6\n"),
+      std::string::npos)
+      << slurm.err;
+}
+
+// Three shards per point: 18 tasks in a shuffled order, each a shard of a point, the last of a
+// point's shards merging them; the collected aggregates are those of a local sweep. A task run
+// again skips its shard, and a point whose shards are stored but not merged is merged by
+// --collect.
+TEST(SweepSlurmCommand, ShardedTasksThenCollectGiveTheBytesOfALocalSweep) {
+  TempDir dir;
+  const fs::path local = dir.path() / "local";
+  const fs::path tasks = dir.path() / "tasks";
+  ASSERT_EQ(runSpinval(sweepCommand(gridFile(), local)).status, 0);
+  const std::string sharded = " --shards-per-point 3";
+  for (int task : {7, 2, 18, 1, 9, 4, 3, 12, 10, 5, 6, 8, 11, 13, 17, 15, 14, 16}) {
+    const auto r = runSpinval(taskCommand(tasks, task) + sharded);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const int point = (task - 1) / 3 + 1;
+    EXPECT_NE(r.out.find("task: point " + std::to_string(point) + " shard " +
+                         std::to_string((task - 1) % 3 + 1) + " of 3"),
+              std::string::npos)
+        << r.out;
+  }
+  // Every point was merged by its last shard; a repeated task changes nothing.
+  const std::string stored = readFile(tasks / "points" / "2.json");
+  const auto again = runSpinval(taskCommand(tasks, 5) + sharded);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.err.find("skipped (point done)"), std::string::npos) << again.err;
+  EXPECT_EQ(readFile(tasks / "points" / "2.json"), stored);
+
+  // A point whose last task stopped between storing its shard and merging.
+  fs::remove(tasks / "points" / "4.json");
+  const auto collected = runSpinval(collectCommand(tasks) + sharded);
+  ASSERT_EQ(collected.status, 0) << collected.err;
+  EXPECT_EQ(readFile(tasks / "sweep.csv"), readFile(local / "sweep.csv"));
+  EXPECT_EQ(readFile(tasks / "sweep.json"), readFile(local / "sweep.json"));
+
+  // A stale shard (another version) is recomputed by its task, not merged.
+  fs::remove(tasks / "points" / "6.json");
+  const fs::path shard = tasks / "shards" / "point-6" / "split-3" / "shard-0002-of-0003.json";
+  auto j = nlohmann::ordered_json::parse(readFile(shard));
+  j["version"] = "0.0.0-other";
+  writeFile(shard, j.dump(2));
+  const auto incomplete = runSpinval(collectCommand(tasks) + sharded);
+  EXPECT_EQ(incomplete.status, 3) << incomplete.err;
+  const auto redo = runSpinval(taskCommand(tasks, 17) + sharded);
+  ASSERT_EQ(redo.status, 0) << redo.err;
+  EXPECT_NE(redo.out.find("all shards done"), std::string::npos) << redo.out;
+  EXPECT_EQ(readFile(tasks / "points" / "6.json").find("0.0.0-other"), std::string::npos);
+  ASSERT_EQ(runSpinval(collectCommand(tasks) + sharded).status, 0);
+  EXPECT_EQ(readFile(tasks / "sweep.csv"), readFile(local / "sweep.csv"));
 }
 
 }  // namespace

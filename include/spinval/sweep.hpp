@@ -4,6 +4,9 @@
 // aggregates (sweep.csv, sweep.json) from those files only, so a resumed sweep and an
 // uninterrupted one give the same bytes. docs/analysis.md section "sweep" has the format.
 //
+// On a cluster the points become the tasks of a Slurm job array (slurmScripts), each task
+// storing its point's file, and a collect job writes the aggregates from those files.
+//
 //   SweepSpec spec = loadSweep("scenarios/sweeps/cost-vs-multiple.yaml");
 //   for (const SweepPoint& point : expandSweep(spec)) ... loadScenario(spec.base, point.overrides)
 #pragma once
@@ -115,5 +118,55 @@ std::string sweepCsv(const SweepSpec& spec, const std::vector<std::string>& metr
 nlohmann::ordered_json sweepJson(const SweepSpec& spec, const PointKey& common,
                                  const std::vector<std::string>& metrics,
                                  const std::vector<nlohmann::ordered_json>& points);
+
+// ---------------------------------------------------------------------------------------------
+// Slurm: one job-array task per point (or per shard of a point), then a collect job.
+
+// Array task t (1-based) of a sweep with S shards per point computes shard (t-1)%S+1 of point
+// (t-1)/S+1, so the tasks of point p are (p-1)S+1 .. pS. With S = 1, task t is point t.
+struct SweepTask {
+  std::size_t point = 1;
+  std::size_t shard = 1;
+};
+SweepTask sweepTask(std::size_t task, std::size_t shardsPerPoint);
+
+// Task ids in the form sbatch --array takes, runs compressed: {2, 3, 4, 7, 9, 10} ->
+// "2-4,7,9-10". The ids must be sorted and distinct.
+std::string taskRanges(const std::vector<std::size_t>& tasks);
+
+// A string as one word for a POSIX shell: 'it'\''s' for it's.
+std::string shellQuote(const std::string& text);
+
+// What the scripts need. Paths are absolute: the tasks run elsewhere, from another folder.
+struct SlurmSettings {
+  std::filesystem::path binary;     // the spinval the tasks run
+  std::filesystem::path sweepFile;  // the sweep file
+  std::filesystem::path outDir;     // the sweep's output folder, on a file system the nodes share
+  std::string name;                 // the sweep's name, for job names
+  std::size_t points = 0;
+  std::size_t shardsPerPoint = 1;
+  std::size_t arrayLimit = 0;  // at most K tasks at once (sbatch --array=1-N%K); 0: no limit
+  std::string partition;       // empty: the cluster's default partition
+  unsigned cpusPerTask = 1;    // each task runs spinval with this many threads
+  std::string version;         // of spinval, for the scripts' header comment
+};
+
+// The scripts `spinval sweep --slurm` writes into <out>/slurm/:
+//   array.sh    the job array: one task per point (per shard with S > 1), --requeue, logs in
+//               <out>/logs/task-<array job>_<task>.out; task t runs
+//               spinval sweep SWEEP --out DIR --task $SLURM_ARRAY_TASK_ID
+//   collect.sh  spinval sweep SWEEP --out DIR --collect, logs in <out>/logs/collect-<job>.out
+//   submit.sh   submits array.sh, then collect.sh with --dependency=afterok:<array job>;
+//               `submit.sh TASKS` resubmits only those tasks and a new collect job. Job ids are
+//               appended to <out>/slurm/jobs.
+// Throws std::invalid_argument for what an #SBATCH line cannot hold: an output folder with
+// white space or quotes, a partition name other than letters, digits, "_", "-", "." and ",".
+struct SlurmScripts {
+  std::string array, collect, submit;
+};
+SlurmScripts slurmScripts(const SlurmSettings& settings);
+
+// <out>/slurm, where the scripts go.
+std::filesystem::path slurmDir(const std::filesystem::path& outDir);
 
 }  // namespace spinval

@@ -699,6 +699,22 @@ TEST(SweepSlurmCommand, ShardedTasksThenCollectGiveTheBytesOfALocalSweep) {
   EXPECT_EQ(readFile(tasks / "points" / "6.json").find("0.0.0-other"), std::string::npos);
   ASSERT_EQ(runSpinval(collectCommand(tasks) + sharded).status, 0);
   EXPECT_EQ(readFile(tasks / "sweep.csv"), readFile(local / "sweep.csv"));
+
+  // Both folders say what made them: every point with the processes that computed it (three
+  // shards each here), the binary and the phases.
+  for (const auto& [folder, command, processes] :
+       {std::tuple{local, "sweep", 1u}, std::tuple{tasks, "sweep --collect", 3u}}) {
+    const auto m = nlohmann::ordered_json::parse(readFile(folder / "manifest.json"));
+    EXPECT_EQ(m["command"], command);
+    EXPECT_EQ(m["seed"], 11);
+    EXPECT_FALSE(m["spinval"]["git_revision"].get<std::string>().empty());
+    EXPECT_EQ(m["hosts"].size(), 1u);
+    ASSERT_EQ(m["points"].size(), 6u);
+    for (const auto& point : m["points"]) {
+      EXPECT_EQ(point["computed"]["processes"].size(), processes) << point.dump();
+    }
+    EXPECT_FALSE(m["phases"].empty());
+  }
 }
 
 }  // namespace

@@ -19,6 +19,8 @@ double cpuNow() {
   return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
 }
 
+}  // namespace
+
 std::string utcNow() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -27,8 +29,6 @@ std::string utcNow() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
 }
-
-}  // namespace
 
 void setCommandLine(int argc, char** argv) {
   storedCommandLine().assign(argv, argv + argc);
@@ -102,6 +102,62 @@ nlohmann::ordered_json manifestJson(const std::string& command, const RunInfo& i
   j["threads"] = processes.empty() ? 0u : processes.front().threads;
   j["hosts"] = hosts;
   j["processes"] = std::move(ranks);
+  j["phases"] = phases.json();
+  return j;
+}
+
+std::vector<ProcessInfo> shardProcesses(const std::vector<nlohmann::ordered_json>& shards) {
+  std::vector<ProcessInfo> processes;
+  for (const auto& shard : shards) {
+    for (const auto& p : shard.at("manifest").at("processes")) {
+      processes.push_back({static_cast<int>(processes.size()), p.at("host").get<std::string>(),
+                           p.at("threads").get<unsigned>(), p.at("paths").get<std::uint64_t>(),
+                           p.at("seconds").get<double>(), p.at("cpu_seconds").get<double>()});
+    }
+  }
+  return processes;
+}
+
+nlohmann::ordered_json pointManifest(const std::vector<ProcessInfo>& processes) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const ProcessInfo& p : processes) {
+    list.push_back({{"host", p.host},
+                    {"threads", p.threads},
+                    {"paths", p.paths},
+                    {"seconds", p.seconds},
+                    {"cpu_seconds", p.cpuSeconds}});
+  }
+  return {{"created_utc", utcNow()}, {"spinval", buildJson()}, {"processes", std::move(list)}};
+}
+
+nlohmann::ordered_json sweepManifest(const std::string& command, const std::string& sweepFile,
+                                     const PointKey& common,
+                                     const std::vector<nlohmann::ordered_json>& points,
+                                     const PhaseClock& phases) {
+  nlohmann::ordered_json j;
+  j["command"] = command;
+  j["command_line"] = commandLine();
+  j["created_utc"] = utcNow();
+  j["sweep_file"] = sweepFile;
+  j["seed"] = common.seed;
+  j["paths"] = common.paths;
+  j["sampler"] = common.sampler;
+  j["version"] = common.version;
+  j["spinval"] = buildJson();
+  std::set<std::string> hosts;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& point : points) {
+    nlohmann::ordered_json entry = {{"point", point.at("point")},
+                                    {"scenario_sha256", point.at("scenario_sha256")}};
+    if (point.contains("manifest")) {
+      const auto& m = point.at("manifest");
+      for (const auto& p : m.at("processes")) hosts.insert(p.at("host").get<std::string>());
+      entry["computed"] = m;
+    }
+    list.push_back(std::move(entry));
+  }
+  j["hosts"] = hosts;
+  j["points"] = std::move(list);
   j["phases"] = phases.json();
   return j;
 }

@@ -11,6 +11,7 @@
 
 #include "spinval/report.hpp"
 #include "spinval/simulation.hpp"
+#include "spinval/sweep.hpp"
 
 namespace spinval::cli {
 
@@ -36,6 +37,9 @@ class PhaseClock {
   bool running_ = false;
 };
 
+// The current time, "2026-11-21T15:04:05Z".
+std::string utcNow();
+
 // The binary: version, git revision, build type, compiler, flags, MPI library (or null).
 nlohmann::ordered_json buildJson();
 
@@ -43,5 +47,19 @@ nlohmann::ordered_json buildJson();
 nlohmann::ordered_json manifestJson(const std::string& command, const RunInfo& info,
                                     const std::vector<ProcessInfo>& processes,
                                     const PhaseClock& phases);
+
+// The processes recorded in shard files' manifests, numbered in shard order.
+std::vector<ProcessInfo> shardProcesses(const std::vector<nlohmann::ordered_json>& shards);
+
+// What computed one sweep point (stored in its points/<i>.json): host, threads, wall and CPU
+// seconds, the binary, when.
+nlohmann::ordered_json pointManifest(const std::vector<ProcessInfo>& processes);
+
+// manifest.json of a sweep folder: the command, the sweep's inputs, the binary, and the hosts,
+// threads and times of every point from the points' own records.
+nlohmann::ordered_json sweepManifest(const std::string& command, const std::string& sweepFile,
+                                     const PointKey& common,
+                                     const std::vector<nlohmann::ordered_json>& points,
+                                     const PhaseClock& phases);
 
 }  // namespace spinval::cli

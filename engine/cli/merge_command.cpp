@@ -60,14 +60,7 @@ int merge(const MergeOptions& options) {
     }
     phases.stop();
     // The merge's own manifest, with the processes that computed the shards.
-    std::vector<ProcessInfo> processes;
-    for (const auto& shard : run.shards) {
-      for (const auto& p : shard.at("manifest").at("processes")) {
-        processes.push_back({static_cast<int>(processes.size()), p.at("host").get<std::string>(),
-                             p.at("threads").get<unsigned>(), p.at("paths").get<std::uint64_t>(),
-                             p.at("seconds").get<double>(), p.at("cpu_seconds").get<double>()});
-      }
-    }
+    const std::vector<ProcessInfo> processes = shardProcesses(run.shards);
     auto manifest = manifestJson("merge", run.info, processes, phases);
     manifest["shards"] = nlohmann::ordered_json::array();
     for (const auto& shard : run.shards) manifest["shards"].push_back(shard.at("manifest"));

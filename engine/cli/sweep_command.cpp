@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "manifest.hpp"
 #include "progress.hpp"
+#include "spinval/cluster.hpp"
 #include "spinval/error.hpp"
 #include "spinval/partial.hpp"
 #include "spinval/report.hpp"
@@ -223,7 +225,8 @@ bool computePoint(const LoadedSweep& sweep, const SweepPoint& point, const fs::p
   RunInfo info = pointInfo(sweep, scenario, result.statistics);
   info.seconds = result.seconds;
   info.threads = result.threads;
-  const Json stored = pointJson(sweep.spec, point, key, summaryJson(info, summary));
+  Json stored = pointJson(sweep.spec, point, key, summaryJson(info, summary));
+  stored["manifest"] = pointManifest(result.processes);
   writeFileAtomically(pointFile(outDir, point.index), stored.dump(2) + "\n");
 
   if (!quiet) {
@@ -261,11 +264,17 @@ GatheredPoints gatherPoints(const LoadedSweep& sweep, const fs::path& outDir) {
 // Writes sweep.csv and sweep.json from the stored points (the only source of the aggregates,
 // whether the points ran now, before, or in other processes) and prints the table or the JSON.
 int writeAggregates(const LoadedSweep& sweep, const fs::path& outDir,
-                    const std::vector<Json>& stored, bool printJson) {
+                    const std::vector<Json>& stored, bool printJson, const std::string& command,
+                    PhaseClock& phases) {
+  phases.start("write");
   writeFileAtomically(outDir / "sweep.csv", sweepCsv(sweep.spec, sweep.metrics, stored));
   const std::string json =
       sweepJson(sweep.spec, sweep.common, sweep.metrics, stored).dump(2) + "\n";
   writeFileAtomically(outDir / "sweep.json", json);
+  phases.stop();
+  writeFileAtomically(
+      outDir / "manifest.json",
+      sweepManifest(command, sweep.spec.file, sweep.common, stored, phases).dump(2) + "\n");
 
   if (printJson) {
     std::cout << json;
@@ -332,7 +341,9 @@ bool mergePointShards(const LoadedSweep& sweep, const SweepPoint& point, std::si
   info.seconds = merged.info.seconds;
   info.threads = merged.info.threads;
   info.ranks = static_cast<unsigned>(shards);
-  const Json stored = pointJson(sweep.spec, point, key, summaryJson(info, summary));
+  Json stored = pointJson(sweep.spec, point, key, summaryJson(info, summary));
+  const std::vector<ProcessInfo> processes = shardProcesses(merged.shards);
+  stored["manifest"] = pointManifest(processes);
   writeFileAtomically(pointFile(outDir, point.index), stored.dump(2) + "\n");
   return true;
 }
@@ -374,6 +385,8 @@ int computeShard(const LoadedSweep& sweep, const SweepPoint& point, std::size_t 
     header.shard = shard;
     header.sketch = settings.sketch;
     header.sketchAlpha = piece.statistics.options().sketchAlpha;
+    header.manifest = pointManifest({ProcessInfo{0, hostName(), piece.threads, piece.paths(),
+                                                 piece.seconds, piece.cpuSeconds}});
     fs::create_directories(folder);
     writeShard(folder, header, prepared.model->layout(), piece);
     if (!quiet) {
@@ -397,6 +410,8 @@ int computeShard(const LoadedSweep& sweep, const SweepPoint& point, std::size_t 
 int sweepHere(const SweepOptions& options) {
   // Everything about the input, every point's scenario included, is checked before any point
   // runs.
+  PhaseClock phases;
+  phases.start("load");
   LoadedSweep sweep = readSweep(options.file);
   prepareAllPoints(sweep);
   resolveMetrics(sweep);
@@ -404,6 +419,7 @@ int sweepHere(const SweepOptions& options) {
   const fs::path outDir = outDirOf(options);
   fs::create_directories(outDir / "points");
   const unsigned threads = resolveThreads(options.threads);
+  phases.start("points");
   for (const SweepPoint& point : sweep.points) {
     computePoint(sweep, point, outDir, threads, options.quiet);
   }
@@ -414,7 +430,7 @@ int sweepHere(const SweepOptions& options) {
     throw std::runtime_error("cannot read back " + pointFile(outDir, point->index).string() + " (" +
                              reason + ")");
   }
-  return writeAggregates(sweep, outDir, gathered.stored, options.json);
+  return writeAggregates(sweep, outDir, gathered.stored, options.json, "sweep", phases);
 }
 
 // --task I: array task I's piece only, as a Slurm array task runs it.
@@ -451,6 +467,8 @@ int runTask(const SweepOptions& options) {
 
 // --collect: the aggregates from the stored points, all or nothing.
 int collectSweep(const SweepOptions& options) {
+  PhaseClock phases;
+  phases.start("load");
   LoadedSweep sweep = readSweep(options.file);
   prepareAllPoints(sweep);
   resolveMetrics(sweep);
@@ -466,7 +484,7 @@ int collectSweep(const SweepOptions& options) {
     if (merged) gathered = gatherPoints(sweep, outDir);
   }
   if (gathered.missing.empty()) {
-    return writeAggregates(sweep, outDir, gathered.stored, options.json);
+    return writeAggregates(sweep, outDir, gathered.stored, options.json, "sweep --collect", phases);
   }
 
   std::vector<std::size_t> points, tasks;

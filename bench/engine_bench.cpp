@@ -298,19 +298,49 @@ void BM_Quantiles(benchmark::State& state) {
 }
 BENCHMARK(BM_Quantiles)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
+// The summary's per-column work without reordering the values: the 36 ranks of a reported
+// output (nine quantiles' two ranks and their intervals) of N values (argument), through a
+// sample and one pass. Items are values.
+void BM_OrderStatisticsOf(benchmark::State& state) {
+  const auto n = static_cast<std::uint64_t>(state.range(0));
+  std::vector<double> values(n);
+  Engine engine = makeEngine(kSeed, 0, hashName("bench.quantiles"));
+  for (double& v : values) v = normalQuantile(toOpenUnit(engine()));
+  std::vector<std::uint64_t> ranks;
+  for (double p : kReportedProbabilities) {
+    const auto lo = static_cast<std::uint64_t>(static_cast<double>(n - 1) * p);
+    const auto [a, b] = quantileIntervalRanks(n, p);
+    ranks.insert(ranks.end(), {lo, lo + 1, a, b});
+  }
+  for (auto _ : state) {
+    auto x = orderStatisticsOf(values, ranks);
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(n));
+}
+BENCHMARK(BM_OrderStatisticsOf)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
+
 // The whole summary (moments, quantiles and intervals of every output, yearly quantiles,
-// regime shares) of a run of N paths (argument), run once outside the timing.
+// regime shares) of a run of N paths (first argument), run once outside the timing, with the
+// columns on T threads (second argument).
 void BM_Summarize(benchmark::State& state) {
   RunSettings settings{.paths = static_cast<std::uint64_t>(state.range(0)), .seed = kSeed};
   settings.threads = 1;
   const RunResult result = simulate(model(), copula(), settings);
+  const auto threads = static_cast<unsigned>(state.range(1));
   for (auto _ : state) {
-    Summary summary = summarize(result.statistics);
+    Summary summary = summarize(result.statistics, threads);
     benchmark::DoNotOptimize(summary.outputs.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Summarize)->Arg(1 << 17)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Summarize)
+    ->Args({1 << 17, 1})
+    ->Args({1 << 17, 2})
+    ->ArgNames({"paths", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Loading and validating a scenario as `spinval validate` does: YAML, extends, every check,
 // the model's layout (its beta tables) and the copula. Items are files.

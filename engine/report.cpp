@@ -43,15 +43,6 @@ int decimalsFor(double magnitude, int significant, int most) {
 }
 
 // 200000 -> "200,000".
-std::string grouped(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 std::string groupedRounded(double x) {
   if (!(x > 0.0) || !std::isfinite(x)) return "0";
@@ -62,27 +53,8 @@ bool endsWith(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-// How an output reads best: its unit label and the factor that converts to it.
-struct Unit {
-  std::string label;
-  double scale = 1.0;
-};
-
-// `magnitude` is a typical absolute value of the output in its own unit.
-Unit unitFor(const std::string& name, double magnitude) {
-  if (endsWith(name, "_usd")) {
-    if (name.find("per_") != std::string::npos || magnitude < 1e6) return {"USD", 1.0};
-    return {"USD bn", 1e-9};
-  }
-  if (endsWith(name, "multiple")) return {"x", 1.0};
-  if (name == "listed") return {"share", 1.0};
-  if (name.find("margin") != std::string::npos) return {"%", 100.0};
-  if (name == "shipments") return {"k units", 1e-3};
-  return {"", 1.0};
-}
-
 // A readable label for a yearly row: "revenue (USD bn)".
-std::string yearlyLabel(const std::string& name, const Unit& unit) {
+std::string yearlyLabel(const std::string& name, const DisplayUnit& unit) {
   std::string base = name;
   if (endsWith(base, "_usd")) base.resize(base.size() - 4);
   if (base == "fcf") base = "FCF";
@@ -155,7 +127,7 @@ void printMetrics(std::ostream& out, const Summary& summary) {
                                          m.quantiles[kP95]};
     double magnitude = 0.0;
     for (double x : shown) magnitude = std::max(magnitude, std::abs(x));
-    Unit unit = unitFor(name, magnitude);
+    DisplayUnit unit = displayUnit(name, magnitude);
     // Billions of USD always with cents of a billion, so the rows line up on the point.
     int decimals = unit.label == "USD bn" ? 2 : decimalsFor(magnitude * unit.scale, 4, 4);
     int stderrDecimals = std::max(decimals, decimalsFor(m.stderror * unit.scale, 2, decimals + 4));
@@ -208,7 +180,7 @@ void printYearlyMedians(std::ostream& out, const Summary& summary) {
   for (const YearlySummary* yearly : chosen) {
     double magnitude = 0.0;
     for (const YearSummary& y : yearly->years) magnitude = std::max(magnitude, std::abs(y.p50));
-    Unit unit = unitFor(yearly->name, magnitude);
+    DisplayUnit unit = displayUnit(yearly->name, magnitude);
     int decimals = unit.label == "%" ? 1 : decimalsFor(magnitude * unit.scale, 4, 3);
     YearRow row{yearlyLabel(yearly->name, unit), {}};
     for (const YearSummary& y : yearly->years)
@@ -249,7 +221,7 @@ void printHistogram(std::ostream& out, const Summary& summary, const RunStatisti
 
   const double lo = summary.outputs[k].quantiles[kP01];
   const double hi = summary.outputs[k].quantiles[kP99];
-  Unit unit = unitFor(name, std::max(std::abs(lo), std::abs(hi)));
+  DisplayUnit unit = displayUnit(name, std::max(std::abs(lo), std::abs(hi)));
   std::string unitText = unit.label.empty() ? "" : ", " + unit.label;
   out << '\n' << "Histogram of " << name << " (P1 to P99" << unitText << ")\n";
   if (!(hi > lo)) {
@@ -347,6 +319,28 @@ std::string shortest(double x) {
 }
 
 }  // namespace
+
+std::string grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+DisplayUnit displayUnit(const std::string& name, double magnitude) {
+  if (endsWith(name, "_usd")) {
+    if (name.find("per_") != std::string::npos || magnitude < 1e6) return {"USD", 1.0};
+    return {"USD bn", 1e-9};
+  }
+  if (endsWith(name, "multiple")) return {"x", 1.0};
+  if (name == "listed") return {"share", 1.0};
+  if (name.find("margin") != std::string::npos) return {"%", 100.0};
+  if (name == "shipments") return {"k units", 1e-3};
+  return {"", 1.0};
+}
 
 nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary) {
   using Json = nlohmann::ordered_json;

@@ -1,10 +1,18 @@
 #include "spinval/statistics.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace spinval {
 
@@ -43,6 +51,66 @@ Moments Moments::fromState(std::uint64_t n, double mean, double m2, double min, 
   return m;
 }
 
+namespace {
+
+// Moments of x[0], x[stride], ..., n values in two passes: the mean from the sum, then M2 as
+// the sum of squared deviations less (sum of deviations)^2 / n, which cancels the rounding of
+// the mean to first order (the corrected two-pass algorithm of Chan, Golub and LeVeque 1983).
+// Each sum runs in four fixed lanes added in a fixed order, so the loop vectorises without
+// reassociation and the digits do not depend on the compiler's choices.
+template <std::size_t Stride>
+Moments twoPass(const double* x, std::size_t n, std::size_t stride = Stride) {
+  if (n == 0) return {};
+  constexpr std::size_t L = 4;
+  double sum[L] = {}, lo[L], hi[L];
+  for (std::size_t j = 0; j < L; ++j) lo[j] = hi[j] = x[0];
+  std::size_t i = 0;
+  for (; i + L <= n; i += L) {
+    for (std::size_t j = 0; j < L; ++j) {
+      const double v = x[(i + j) * stride];
+      sum[j] += v;
+      lo[j] = v < lo[j] ? v : lo[j];
+      hi[j] = v > hi[j] ? v : hi[j];
+    }
+  }
+  for (; i < n; ++i) {
+    const double v = x[i * stride];
+    sum[0] += v;
+    lo[0] = v < lo[0] ? v : lo[0];
+    hi[0] = v > hi[0] ? v : hi[0];
+  }
+  const double count = static_cast<double>(n);
+  const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / count;
+  double squares[L] = {}, deviations[L] = {};
+  for (i = 0; i + L <= n; i += L) {
+    for (std::size_t j = 0; j < L; ++j) {
+      const double d = x[(i + j) * stride] - mean;
+      squares[j] += d * d;
+      deviations[j] += d;
+    }
+  }
+  for (; i < n; ++i) {
+    const double d = x[i * stride] - mean;
+    squares[0] += d * d;
+    deviations[0] += d;
+  }
+  const double s2 = (squares[0] + squares[1]) + (squares[2] + squares[3]);
+  const double s1 = (deviations[0] + deviations[1]) + (deviations[2] + deviations[3]);
+  return Moments::fromState(n, mean, std::max(s2 - s1 * s1 / count, 0.0),
+                            std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3])),
+                            std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3])));
+}
+
+Moments stridedMoments(const double* x, std::size_t n, std::size_t stride) {
+  return stride == 1 ? twoPass<1>(x, n) : twoPass<0>(x, n, stride);
+}
+
+}  // namespace
+
+Moments Moments::of(std::span<const double> values) {
+  return twoPass<1>(values.data(), values.size());
+}
+
 double Moments::variance() const {
   return n_ < 2 ? 0.0 : m2_ / static_cast<double>(n_ - 1);
 }
@@ -63,22 +131,187 @@ double quantileOfSorted(std::span<const double> sorted, double p) {
   return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
 }
 
+namespace {
+
+// Puts x_(r) at index r for every rank r in [first, last) (increasing, all in [lo, hi)), given
+// that values[lo, hi) holds exactly the order statistics lo .. hi - 1 in some order. Selects
+// the rank nearest the middle of the range, which splits it into two such ranges, and recurses
+// into both with their ranks: the ranges halve at each level, so k ranks of n values cost
+// O(n log k) comparisons instead of k selections over what remains. Order statistics are
+// unique values, so any order of selection gives the same results.
+void selectRanks(std::span<double> values, std::size_t lo, std::size_t hi,
+                 const std::uint64_t* first, const std::uint64_t* last) {
+  auto at = [&](std::size_t i) { return values.begin() + static_cast<std::ptrdiff_t>(i); };
+  while (first != last) {
+    if (hi - lo <= 64) {
+      std::sort(at(lo), at(hi));
+      return;
+    }
+    const std::uint64_t middle = lo + (hi - lo) / 2;
+    const std::uint64_t* pick = std::lower_bound(first, last, middle);
+    if (pick == last || (pick != first && middle - *(pick - 1) < *pick - middle)) --pick;
+    const auto r = static_cast<std::size_t>(*pick);
+    if (r == lo) {
+      std::iter_swap(at(lo), std::min_element(at(lo), at(hi)));
+    } else if (r + 1 == hi) {
+      std::iter_swap(at(r), std::max_element(at(lo), at(hi)));
+    } else {
+      std::nth_element(at(lo), at(r), at(hi));
+    }
+    selectRanks(values, lo, r, first, std::lower_bound(first, pick, *pick));
+    first = std::upper_bound(pick, last, *pick);
+    lo = r + 1;
+  }
+}
+
+// count[i] = the number of bounds <= v[i], two values at a time with SSE2 (compilers do not
+// vectorise a double comparison into integer counts).
+void countBoundsBelow(const double* v, std::size_t n, const std::vector<double>& bounds,
+                      std::int64_t* count) {
+  std::size_t i = 0;
+#ifdef __SSE2__
+  for (; i + 2 <= n; i += 2) {
+    const __m128d x = _mm_loadu_pd(v + i);
+    __m128i c = _mm_setzero_si128();
+    // The mask is -1 in each lane where x >= bound.
+    for (double bound : bounds)
+      c = _mm_sub_epi64(c, _mm_castpd_si128(_mm_cmpge_pd(x, _mm_set1_pd(bound))));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(count + i), c);
+  }
+#endif
+  for (; i < n; ++i) {
+    std::int64_t c = 0;
+    for (double bound : bounds) c += v[i] >= bound ? 1 : 0;
+    count[i] = c;
+  }
+}
+
+}  // namespace
+
 std::vector<double> orderStatistics(std::span<double> values,
                                     std::span<const std::uint64_t> ranks) {
-  std::vector<double> result;
-  result.reserve(ranks.size());
-  // Select left to right: after selecting rank r, everything before it is no larger, so the
-  // next selection only has to look at the rest.
-  std::size_t done = 0;
   for (std::uint64_t rank : ranks) {
     if (rank >= values.size()) throw std::out_of_range("order statistic beyond the values");
-    const auto r = static_cast<std::ptrdiff_t>(rank);
-    if (rank >= done) {
-      std::nth_element(values.begin() + static_cast<std::ptrdiff_t>(done), values.begin() + r,
-                       values.end());
-      done = rank;
+  }
+  std::vector<std::uint64_t> sorted(ranks.begin(), ranks.end());
+  std::sort(sorted.begin(), sorted.end());
+  selectRanks(values, 0, values.size(), sorted.data(), sorted.data() + sorted.size());
+  std::vector<double> result;
+  result.reserve(ranks.size());
+  for (std::uint64_t rank : ranks) result.push_back(values[rank]);
+  return result;
+}
+
+std::vector<double> orderStatisticsOf(std::span<const double> values,
+                                      std::span<const std::uint64_t> ranks) {
+  const std::size_t n = values.size();
+  for (std::uint64_t rank : ranks) {
+    if (rank >= n) throw std::out_of_range("order statistic beyond the values");
+  }
+  auto selectCopy = [&] {
+    std::vector<double> copy(values.begin(), values.end());
+    return orderStatistics(copy, ranks);
+  };
+  if (n < (std::size_t{1} << 14) || ranks.empty()) return selectCopy();
+
+  // A sample of m = 4 n^(2/3) values (at most n / 8), every (n / m)-th. The number of sample values
+  // below x_(r) is about Binomial(m, p), p = (r + 1/2) / n, so x_(r) lies between the sample's
+  // order statistics 4 standard deviations either side of m p - 1/2 unless the values are in a very
+  // unlikely order; a window of ranks is those bounds, and windows that meet are joined.
+  const auto m = std::min(n / 8, static_cast<std::size_t>(4.0 * std::cbrt(static_cast<double>(n) *
+                                                                          static_cast<double>(n))));
+  std::vector<double> sample(m);
+  for (std::size_t i = 0; i < m; ++i) sample[i] = values[i * n / m];
+  std::vector<std::uint64_t> sorted(ranks.begin(), ranks.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  struct Window {
+    std::int64_t lo, hi;              // sample ranks; below 0 or at m and above: unbounded
+    std::size_t firstRank, lastRank;  // [first, last) in `sorted`
+    std::uint64_t below = 0;          // values below the window
+    std::vector<double> inside;       // values in it
+  };
+  std::vector<Window> windows;
+  const auto sampleSize = static_cast<double>(m);
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const double p = (static_cast<double>(sorted[i]) + 0.5) / static_cast<double>(n);
+    const double centre = p * sampleSize - 0.5;
+    const double spread = 4.0 * std::sqrt(sampleSize * p * (1.0 - p)) + 2.0;
+    const auto lo = static_cast<std::int64_t>(std::floor(centre - spread));
+    const auto hi = static_cast<std::int64_t>(std::ceil(centre + spread));
+    if (!windows.empty() && lo <= windows.back().hi + 1) {
+      windows.back().hi = std::max(windows.back().hi, hi);
+      windows.back().lastRank = i + 1;
+    } else {
+      windows.push_back({lo, hi, i, i + 1, 0, {}});
     }
-    result.push_back(values[rank]);
+  }
+  const auto last = static_cast<std::int64_t>(m) - 1;
+  std::vector<std::uint64_t> sampleRanks;
+  for (const Window& w : windows) {
+    if (w.lo > 0) sampleRanks.push_back(static_cast<std::uint64_t>(w.lo));
+    if (w.hi < last) sampleRanks.push_back(static_cast<std::uint64_t>(w.hi));
+  }
+  selectRanks(sample, 0, m, sampleRanks.data(), sampleRanks.data() + sampleRanks.size());
+  // Boundaries low_0 <= high_0 <= low_1 <= ...: value v is in window w when low_w <= v <
+  // high_w, that is when exactly 2w + 1 boundaries are <= v. high_w is just above the sample's
+  // value so that values equal to it count as inside.
+  std::vector<double> bounds;
+  for (const Window& w : windows) {
+    bounds.push_back(w.lo > 0 ? sample[static_cast<std::size_t>(w.lo)] : -kInfinity);
+    bounds.push_back(w.hi < last ? std::nextafter(sample[static_cast<std::size_t>(w.hi)], kInfinity)
+                                 : kInfinity);
+  }
+  if (!std::is_sorted(bounds.begin(), bounds.end())) return selectCopy();
+
+  // One pass: per chunk, each value's number of boundaries at or below it (vectorised), then
+  // a histogram of those numbers (in four parts, so that equal neighbours do not wait on each
+  // other's increments) and the few values inside a window copied out.
+  constexpr std::size_t kChunk = 256;
+  std::vector<std::uint64_t> histogram(4 * (bounds.size() + 1), 0);
+  std::int64_t count[kChunk];
+  for (std::size_t start = 0; start < n; start += kChunk) {
+    const std::size_t size = std::min(kChunk, n - start);
+    const double* v = values.data() + start;
+    countBoundsBelow(v, size, bounds, count);
+    for (std::size_t i = 0; i < size; ++i) {
+      const auto c = static_cast<std::size_t>(count[i]);
+      ++histogram[(i & 3) * (bounds.size() + 1) + c];
+      if (c & 1) windows[c >> 1].inside.push_back(v[i]);
+    }
+  }
+  // atOrAbove[j]: the values at or above boundary j, those with more than j boundaries below.
+  std::vector<std::uint64_t> atOrAbove(bounds.size(), 0);
+  for (std::size_t part = 0; part < 4; ++part) {
+    for (std::size_t c = 1; c <= bounds.size(); ++c) {
+      for (std::size_t j = 0; j < c; ++j) atOrAbove[j] += histogram[part * (bounds.size() + 1) + c];
+    }
+  }
+
+  // x_(r) is the (r - below)-th of the window's values when the window holds rank r; otherwise
+  // the sample misled and the values are selected in full.
+  std::vector<double> selected(sorted.size());
+  std::vector<std::uint64_t> local;
+  for (std::size_t w = 0; w < windows.size(); ++w) {
+    Window& window = windows[w];
+    window.below = n - atOrAbove[2 * w];
+    local.clear();
+    for (std::size_t i = window.firstRank; i < window.lastRank; ++i) {
+      if (sorted[i] < window.below || sorted[i] - window.below >= window.inside.size()) {
+        return selectCopy();
+      }
+      local.push_back(sorted[i] - window.below);
+    }
+    selectRanks(window.inside, 0, window.inside.size(), local.data(), local.data() + local.size());
+    for (std::size_t i = window.firstRank; i < window.lastRank; ++i) {
+      selected[i] = window.inside[local[i - window.firstRank]];
+    }
+  }
+  std::vector<double> result;
+  result.reserve(ranks.size());
+  for (std::uint64_t rank : ranks) {
+    result.push_back(selected[static_cast<std::size_t>(
+        std::lower_bound(sorted.begin(), sorted.end(), rank) - sorted.begin())]);
   }
   return result;
 }
@@ -237,16 +470,26 @@ std::size_t unitCount(ErrorModel model) {
   return 0;
 }
 
-// Adds a column of a block to its error units: pair means (rows 2k, 2k + 1; blocks start at
-// even paths) or replicate p mod R.
-template <class Value>
-void addUnits(ErrorModel model, std::uint64_t firstPath, Eigen::Index rows, Value value,
-              std::vector<Moments>& units) {
+// The error units of a column of a block: the moments of its pair means (rows 2k, 2k + 1;
+// blocks start at even paths) or of replicate p mod R for each replicate. `scratch` holds rows
+// values.
+void unitMoments(ErrorModel model, std::uint64_t firstPath, const double* column, std::size_t rows,
+                 std::vector<double>& scratch, std::vector<Moments>& units) {
   if (model == ErrorModel::pairs) {
-    for (Eigen::Index i = 0; i + 1 < rows; i += 2) units[0].add(0.5 * (value(i) + value(i + 1)));
+    const std::size_t pairs = rows / 2;
+    for (std::size_t i = 0; i < pairs; ++i) {
+      scratch[i] = 0.5 * (column[2 * i] + column[2 * i + 1]);
+    }
+    units[0] = stridedMoments(scratch.data(), pairs, 1);
   } else if (model == ErrorModel::replicates) {
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      units[(firstPath + static_cast<std::uint64_t>(i)) % kSobolReplicates].add(value(i));
+    const std::uint64_t shift = firstPath % kSobolReplicates;
+    for (std::uint64_t r = 0; r < kSobolReplicates; ++r) {
+      // Row i is in replicate (firstPath + i) mod R.
+      const auto start =
+          static_cast<std::size_t>((r + kSobolReplicates - shift) % kSobolReplicates);
+      const std::size_t count =
+          start < rows ? (rows - start + kSobolReplicates - 1) / kSobolReplicates : 0;
+      units[r] = count == 0 ? Moments{} : stridedMoments(column + start, count, kSobolReplicates);
     }
   }
 }
@@ -306,26 +549,25 @@ void RunStatistics::switchToSketch() {
 BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
                                                const BlockOutput& block) const {
   const Layout& layout = *layout_;
-  const Eigen::Index rows = block.outputs.rows();
+  const auto rows = static_cast<std::size_t>(block.outputs.rows());
+  const ErrorModel model = options_.errorModel;
+  std::vector<double> scratch(rows), indicator(rows);
   BlockStatistics stats;
   stats.outputs.resize(layout.outputs.size());
-  stats.outputUnits.assign(layout.outputs.size(),
-                           std::vector<Moments>(unitCount(options_.errorModel)));
+  stats.outputUnits.assign(layout.outputs.size(), std::vector<Moments>(unitCount(model)));
   for (std::size_t k = 0; k < layout.outputs.size(); ++k) {
-    const auto column = block.outputs.col(static_cast<Eigen::Index>(k));
-    for (Eigen::Index i = 0; i < rows; ++i) stats.outputs[k].add(column[i]);
-    addUnits(
-        options_.errorModel, firstPath, rows, [&](Eigen::Index i) { return column[i]; },
-        stats.outputUnits[k]);
+    const double* column = block.outputs.col(static_cast<Eigen::Index>(k)).data();
+    stats.outputs[k] = stridedMoments(column, rows, 1);
+    unitMoments(model, firstPath, column, rows, scratch, stats.outputUnits[k]);
   }
   for (const Threshold& t : options_.thresholds) {
-    MeanAccumulator indicator;
-    indicator.units.resize(unitCount(options_.errorModel));
-    const auto column = block.outputs.col(static_cast<Eigen::Index>(t.output));
-    auto value = [&](Eigen::Index i) { return t.holds(column[i]) ? 1.0 : 0.0; };
-    for (Eigen::Index i = 0; i < rows; ++i) indicator.all.add(value(i));
-    addUnits(options_.errorModel, firstPath, rows, value, indicator.units);
-    stats.thresholds.push_back(std::move(indicator));
+    MeanAccumulator mean;
+    mean.units.resize(unitCount(model));
+    const double* column = block.outputs.col(static_cast<Eigen::Index>(t.output)).data();
+    for (std::size_t i = 0; i < rows; ++i) indicator[i] = t.holds(column[i]) ? 1.0 : 0.0;
+    mean.all = stridedMoments(indicator.data(), rows, 1);
+    unitMoments(model, firstPath, indicator.data(), rows, scratch, mean.units);
+    stats.thresholds.push_back(std::move(mean));
   }
   const auto offsets = categoryOffsets(layout);
   stats.yearly.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
@@ -334,14 +576,14 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
     const auto& output = layout.yearlyOutputs[m];
     for (int y = 1; y <= layout.years; ++y) {
       const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
-      const auto column = block.yearly.col(static_cast<Eigen::Index>(slot));
+      const double* column = block.yearly.col(static_cast<Eigen::Index>(slot)).data();
       if (output.categorical()) {
         const std::size_t base = offsets[m] + (y - 1) * output.categories.size();
-        for (Eigen::Index i = 0; i < column.size(); ++i) {
+        for (std::size_t i = 0; i < rows; ++i) {
           ++stats.categoryCounts[base + static_cast<std::size_t>(column[i])];
         }
       }
-      for (Eigen::Index i = 0; i < column.size(); ++i) stats.yearly[slot].add(column[i]);
+      stats.yearly[slot] = stridedMoments(column, rows, 1);
     }
   }
   return stats;
@@ -457,10 +699,13 @@ double RunStatistics::intervalFactor() const {
 
 double RunStatistics::outputQuantile(std::size_t k, double p) const {
   if (options_.sketch) return sketches_.outputs.at(k).quantile(p);
-  auto values = outputValues(k);
-  std::vector<double> scratch(values.begin(), values.end());
-  const double probability[] = {p};
-  return quantilesOf(scratch, probability)[0];
+  const std::uint64_t n = merged();
+  if (n == 0) throw std::invalid_argument("quantile of no values");
+  const double h = static_cast<double>(n - 1) * p;
+  const auto lo = static_cast<std::uint64_t>(std::floor(h));
+  const std::uint64_t ranks[] = {lo, std::min(lo + 1, n - 1)};
+  const auto x = orderStatisticsOf(outputValues(k), ranks);
+  return x[0] + (h - static_cast<double>(lo)) * (x[1] - x[0]);
 }
 
 std::pair<double, double> RunStatistics::outputQuantileInterval(std::size_t k, double p) const {
@@ -472,14 +717,12 @@ std::pair<double, double> RunStatistics::outputQuantileInterval(std::size_t k, d
     return {sketch.quantile(n > 1 ? static_cast<double>(lo) / last : 0.0),
             sketch.quantile(n > 1 ? static_cast<double>(hi) / last : 0.0)};
   }
-  auto values = outputValues(k);
-  std::vector<double> scratch(values.begin(), values.end());
   const std::uint64_t ranks[] = {lo, hi};
-  const auto x = orderStatistics(scratch, ranks);
+  const auto x = orderStatisticsOf(outputValues(k), ranks);
   return {x[0], x[1]};
 }
 
-Summary summarize(const RunStatistics& statistics) {
+Summary summarize(const RunStatistics& statistics, unsigned threads) {
   const Layout& layout = statistics.layout();
   const BlockStatistics& totals = statistics.totals();
   const std::uint64_t n = statistics.merged();
@@ -492,11 +735,22 @@ Summary summarize(const RunStatistics& statistics) {
   summary.sketchAlpha = sketch ? statistics.options().sketchAlpha : 0.0;
   summary.outputNames = layout.outputs;
 
+  // Every quantile needs ranks floor(h), floor(h) + 1 and its interval's two ranks.
+  std::vector<std::uint64_t> ranks;
+  std::vector<double> fractions;
+  for (double p : kReportedProbabilities) {
+    const double h = static_cast<double>(n - 1) * p;
+    const auto lo = static_cast<std::uint64_t>(std::floor(h));
+    const auto [a, b] = quantileIntervalRanks(n, p);
+    ranks.insert(ranks.end(), {lo, std::min(lo + 1, n - 1), a, b});
+    fractions.push_back(h - std::floor(h));
+  }
+
   const double factor = statistics.intervalFactor();
-  std::vector<double> scratch;
-  for (std::size_t k = 0; k < layout.outputs.size(); ++k) {
+  summary.outputs.resize(layout.outputs.size());
+  auto outputColumn = [&](std::size_t k) {
     const Moments& m = totals.outputs[k];
-    MetricSummary metric;
+    MetricSummary& metric = summary.outputs[k];
     metric.mean = m.mean();
     metric.std = m.stddev();
     metric.stderror = statistics.meanStderror(k);
@@ -504,46 +758,26 @@ Summary summarize(const RunStatistics& statistics) {
     metric.max = m.max();
     metric.meanInterval = {metric.mean - factor * metric.stderror,
                            metric.mean + factor * metric.stderror};
-    // Every quantile needs ranks floor(h), floor(h) + 1 and its interval's two ranks.
-    std::vector<std::uint64_t> ranks;
-    for (double p : kReportedProbabilities) {
-      const double h = static_cast<double>(n - 1) * p;
-      const auto lo = static_cast<std::uint64_t>(std::floor(h));
-      const auto [a, b] = quantileIntervalRanks(n, p);
-      ranks.insert(ranks.end(), {lo, std::min(lo + 1, n - 1), a, b});
-    }
-    std::vector<std::size_t> order(ranks.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return ranks[a] < ranks[b]; });
-    std::vector<std::uint64_t> sortedRanks;
-    for (std::size_t i : order) sortedRanks.push_back(ranks[i]);
-    std::vector<double> selected(ranks.size());
+    std::vector<double> x(ranks.size());
     if (sketch) {
       const auto& s = statistics.outputSketch(k);
       for (std::size_t i = 0; i < ranks.size(); ++i) {
-        selected[i] =
-            s.quantile(n > 1 ? static_cast<double>(ranks[i]) / static_cast<double>(n - 1) : 0.0);
+        x[i] = s.quantile(n > 1 ? static_cast<double>(ranks[i]) / static_cast<double>(n - 1) : 0.0);
       }
     } else {
-      auto values = statistics.outputValues(k);
-      scratch.assign(values.begin(), values.end());
-      const auto x = orderStatistics(scratch, sortedRanks);
-      for (std::size_t i = 0; i < order.size(); ++i) selected[order[i]] = x[i];
+      x = orderStatisticsOf(statistics.outputValues(k), ranks);
     }
     for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
-      const double h = static_cast<double>(n - 1) * kReportedProbabilities[q];
-      const double fraction = h - std::floor(h);
-      const double* x = &selected[4 * q];
+      const double* r = &x[4 * q];
       metric.quantiles[q] = sketch ? statistics.outputSketch(k).quantile(kReportedProbabilities[q])
-                                   : x[0] + fraction * (x[1] - x[0]);
-      metric.quantileIntervals[q] = {x[2], x[3]};
+                                   : r[0] + fractions[q] * (r[1] - r[0]);
+      metric.quantileIntervals[q] = {r[2], r[3]};
     }
-    summary.outputs.push_back(metric);
-  }
+  };
 
   const auto offsets = categoryOffsets(layout);
   constexpr std::array<double, 3> kYearly = {0.05, 0.50, 0.95};
+  std::vector<std::pair<std::size_t, int>> yearlyColumns;  // (summary.yearly index, year)
   for (std::size_t m = 0; m < layout.yearlyOutputs.size(); ++m) {
     const auto& output = layout.yearlyOutputs[m];
     if (output.categorical()) {
@@ -560,21 +794,64 @@ Summary summarize(const RunStatistics& statistics) {
       summary.shares.push_back(std::move(shares));
       continue;
     }
-    YearlySummary yearly{output.name, {}};
-    for (int y = 1; y <= layout.years; ++y) {
-      const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
-      std::vector<double> q;
-      if (sketch) {
-        for (double p : kYearly) q.push_back(statistics.sketches_.yearly[slot].quantile(p));
-      } else {
-        auto values = statistics.yearlyValues(m, y);
-        scratch.assign(values.begin(), values.end());
-        q = quantilesOf(scratch, kYearly);
-      }
-      yearly.years.push_back({totals.yearly[slot].mean(), q[0], q[1], q[2]});
-    }
-    summary.yearly.push_back(std::move(yearly));
+    summary.yearly.push_back(
+        {output.name, std::vector<YearSummary>(static_cast<std::size_t>(layout.years))});
+    for (int y = 1; y <= layout.years; ++y) yearlyColumns.emplace_back(m, y);
   }
+  std::vector<std::size_t> yearlyIndex;  // summary.yearly index of each yearly output
+  for (std::size_t m = 0, next = 0; m < layout.yearlyOutputs.size(); ++m) {
+    yearlyIndex.push_back(layout.yearlyOutputs[m].categorical() ? 0 : next++);
+  }
+  auto yearlyColumn = [&](std::size_t m, int y) {
+    const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
+    std::vector<double> q;
+    if (sketch) {
+      for (double p : kYearly) q.push_back(statistics.sketches_.yearly[slot].quantile(p));
+    } else {
+      std::vector<std::uint64_t> yearRanks;
+      for (double p : kYearly) {
+        const auto lo = static_cast<std::uint64_t>(std::floor(static_cast<double>(n - 1) * p));
+        yearRanks.insert(yearRanks.end(), {lo, std::min(lo + 1, n - 1)});
+      }
+      const auto x = orderStatisticsOf(statistics.yearlyValues(m, y), yearRanks);
+      for (std::size_t i = 0; i < kYearly.size(); ++i) {
+        const double h = static_cast<double>(n - 1) * kYearly[i];
+        q.push_back(x[2 * i] + (h - std::floor(h)) * (x[2 * i + 1] - x[2 * i]));
+      }
+    }
+    summary.yearly[yearlyIndex[m]].years[static_cast<std::size_t>(y - 1)] = {
+        totals.yearly[slot].mean(), q[0], q[1], q[2]};
+  };
+
+  // Each column's results depend on its values alone and land in their own place, so the
+  // columns can be taken by any number of threads in any order: the outputs first (each has
+  // 36 ranks to select), then the yearly columns (6).
+  const std::size_t columns = layout.outputs.size() + yearlyColumns.size();
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr error;
+  auto worker = [&] {
+    for (std::size_t c = next.fetch_add(1); c < columns; c = next.fetch_add(1)) {
+      try {
+        if (c < layout.outputs.size()) {
+          outputColumn(c);
+        } else {
+          const auto [m, y] = yearlyColumns[c - layout.outputs.size()];
+          yearlyColumn(m, y);
+        }
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  const auto used =
+      static_cast<unsigned>(std::clamp<std::size_t>(columns, 1, std::max(threads, 1u)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+  if (error) std::rethrow_exception(error);
 
   for (std::size_t t = 0; t < statistics.options().thresholds.size(); ++t) {
     const MeanAccumulator& indicator = totals.thresholds[t];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -35,6 +36,44 @@ TEST(Moments, MergeOfPartsEqualsTheWhole) {
     EXPECT_EQ(a.min(), 1.0);
     EXPECT_EQ(a.max(), n);
   }
+}
+
+// The two-pass moments of a block agree with Welford's one-by-one updates. For x = 1..n shifted
+// by 1e6: mean 1e6 + (n + 1) / 2, sample variance n (n + 1) / 12, to rounding.
+TEST(Moments, TwoPassAgreesWithWelford) {
+  const int n = 1023;  // not a multiple of the four lanes
+  std::vector<double> x;
+  Moments welford;
+  for (int i = 1; i <= n; ++i) {
+    x.push_back(1e6 + i);
+    welford.add(x.back());
+  }
+  const Moments twoPass = Moments::of(x);
+  const double mean = 1e6 + (n + 1) / 2.0, variance = n * (n + 1) / 12.0;
+  EXPECT_EQ(twoPass.count(), static_cast<std::uint64_t>(n));
+  EXPECT_NEAR(twoPass.mean(), mean, 1e-15 * mean);
+  EXPECT_NEAR(twoPass.variance(), variance, 1e-15 * variance);
+  EXPECT_NEAR(twoPass.mean(), welford.mean(), 1e-15 * mean);
+  EXPECT_NEAR(twoPass.variance(), welford.variance(), 1e-15 * variance);
+  EXPECT_EQ(twoPass.min(), 1e6 + 1);
+  EXPECT_EQ(twoPass.max(), 1e6 + n);
+
+  // Skewed values over many orders of magnitude, as the model's outputs are.
+  std::mt19937_64 engine(7);
+  std::lognormal_distribution<double> lognormal(20.0, 1.5);
+  std::vector<double> y(1021);
+  Moments one;
+  for (double& v : y) {
+    v = lognormal(engine);
+    one.add(v);
+  }
+  const Moments two = Moments::of(y);
+  EXPECT_NEAR(two.mean(), one.mean(), 1e-14 * one.mean());
+  EXPECT_NEAR(two.m2(), one.m2(), 1e-13 * one.m2());
+  EXPECT_EQ(two.min(), one.min());
+  EXPECT_EQ(two.max(), one.max());
+  EXPECT_EQ(Moments::of(std::vector<double>{}).count(), 0u);
+  EXPECT_EQ(Moments::of(std::vector<double>{2.5}).variance(), 0.0);
 }
 
 TEST(Moments, EmptyAndSingleValue) {
@@ -150,6 +189,122 @@ TEST(Quantiles, OrderStatisticsOfUnsortedValues) {
   std::vector<double> values = {9, 3, 7, 1, 5};
   const std::vector<std::uint64_t> ranks = {0, 2, 2, 4};
   EXPECT_EQ(orderStatistics(values, ranks), (std::vector<double>{1, 5, 5, 9}));
+}
+
+// Many ranks at once, in any order, with repeats and ties, against a full sort.
+TEST(Quantiles, MultiSelectionMatchesSort) {
+  std::mt19937_64 engine(3);
+  for (std::size_t n : {1u, 2u, 63u, 65u, 1000u, 100003u}) {
+    std::vector<double> values(n);
+    for (double& v : values) v = static_cast<double>(engine() % (n / 3 + 1));  // many ties
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::uint64_t> ranks = {
+        n - 1, 0, n / 2, n / 2, n / 100, std::min(n / 100 + 1, n - 1), n - 1};
+    for (int i = 0; i < 30; ++i) ranks.push_back(engine() % n);
+    const auto x = orderStatistics(values, ranks);
+    ASSERT_EQ(x.size(), ranks.size());
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+      EXPECT_EQ(x[i], sorted[ranks[i]]) << "n " << n << " rank " << ranks[i];
+    }
+  }
+  // Without reordering, through a sample: random, sorted, reversed and constant values.
+  for (int kind = 0; kind < 4; ++kind) {
+    const std::size_t n = 200001;
+    std::vector<double> values(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      values[i] = kind == 0   ? static_cast<double>(engine() % 50000)
+                  : kind == 1 ? static_cast<double>(i)
+                  : kind == 2 ? -static_cast<double>(i)
+                              : 1.5;
+    }
+    std::vector<double> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::uint64_t> ranks = {n - 1, 0, 0, 1, n / 2, n / 2 + 1, 2000, 2001, 1800, 2200};
+    for (int i = 0; i < 20; ++i) ranks.push_back(engine() % n);
+    const std::vector<double> before = values;
+    const auto x = orderStatisticsOf(values, ranks);
+    EXPECT_EQ(values, before);
+    ASSERT_EQ(x.size(), ranks.size());
+    for (std::size_t i = 0; i < ranks.size(); ++i) {
+      EXPECT_EQ(x[i], sorted[ranks[i]]) << "kind " << kind << " rank " << ranks[i];
+    }
+  }
+  std::vector<double> values = {1, 2};
+  const std::vector<std::uint64_t> beyond = {2};
+  EXPECT_THROW(orderStatisticsOf(values, beyond), std::out_of_range);
+  EXPECT_THROW(orderStatistics(values, beyond), std::out_of_range);
+}
+
+// The summary's digits do not depend on how many threads select its quantiles.
+TEST(RunStatistics, SummaryIndependentOfThreads) {
+  const Layout layout = twoYearLayout();
+  const std::uint64_t n = 5000;
+  RunStatistics run(layout, n);
+  BlockOutput block;
+  block.resize(layout, static_cast<Eigen::Index>(n));
+  std::mt19937_64 engine(11);
+  std::normal_distribution<double> normal;
+  for (Eigen::Index i = 0; i < block.outputs.rows(); ++i) {
+    block.outputs(i, 0) = std::exp(normal(engine));
+    block.yearly(i, 0) = normal(engine);
+    block.yearly(i, 1) = normal(engine);
+    block.yearly(i, 2) = static_cast<double>(engine() % 2);
+    block.yearly(i, 3) = static_cast<double>(engine() % 2);
+  }
+  run.store(0, block);
+  run.merge(run.blockStatistics(0, block));
+  const Summary one = summarize(run);
+  for (unsigned threads : {2u, 3u, 8u}) {
+    const Summary many = summarize(run, threads);
+    EXPECT_EQ(many.outputs[0].quantiles, one.outputs[0].quantiles);
+    for (std::size_t q = 0; q < one.outputs[0].quantileIntervals.size(); ++q) {
+      EXPECT_EQ(many.outputs[0].quantileIntervals[q].lo, one.outputs[0].quantileIntervals[q].lo);
+      EXPECT_EQ(many.outputs[0].quantileIntervals[q].hi, one.outputs[0].quantileIntervals[q].hi);
+    }
+    for (std::size_t y = 0; y < 2; ++y) {
+      EXPECT_EQ(many.yearly[0].years[y].p05, one.yearly[0].years[y].p05);
+      EXPECT_EQ(many.yearly[0].years[y].p50, one.yearly[0].years[y].p50);
+      EXPECT_EQ(many.yearly[0].years[y].p95, one.yearly[0].years[y].p95);
+    }
+    EXPECT_EQ(many.shares[0].years, one.shares[0].years);
+  }
+  // And the selected quantiles are those of the sorted values.
+  auto values = run.outputValues(0);
+  std::vector<double> sorted(values.begin(), values.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
+    EXPECT_EQ(one.outputs[0].quantiles[q], quantileOfSorted(sorted, kReportedProbabilities[q]));
+  }
+}
+
+// Error units of a block that starts mid-replicate, against Welford's updates path by path.
+TEST(RunStatistics, BlockUnitsMatchOneByOne) {
+  Layout layout;
+  layout.years = 1;
+  layout.outputs = {"a"};
+  StatisticsOptions replicates;
+  replicates.errorModel = ErrorModel::replicates;
+  const std::uint64_t first = 1024 + 5, rows = 1000;
+  RunStatistics run(layout, first + rows, replicates);
+  BlockOutput block;
+  block.resize(layout, static_cast<Eigen::Index>(rows));
+  std::vector<Moments> expected(kSobolReplicates);
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    const double v = std::sin(static_cast<double>(i)) * 100.0 + static_cast<double>(i);
+    block.outputs(static_cast<Eigen::Index>(i), 0) = v;
+    expected[(first + i) % kSobolReplicates].add(v);
+  }
+  const BlockStatistics stats = run.blockStatistics(first, block);
+  ASSERT_EQ(stats.outputUnits[0].size(), kSobolReplicates);
+  for (std::size_t r = 0; r < kSobolReplicates; ++r) {
+    const Moments& got = stats.outputUnits[0][r];
+    EXPECT_EQ(got.count(), expected[r].count()) << "replicate " << r;
+    EXPECT_NEAR(got.mean(), expected[r].mean(), 1e-12 * std::fabs(expected[r].mean()));
+    EXPECT_NEAR(got.m2(), expected[r].m2(), 1e-12 * expected[r].m2());
+    EXPECT_EQ(got.min(), expected[r].min());
+    EXPECT_EQ(got.max(), expected[r].max());
+  }
 }
 
 // Antithetic pairs: the stderr comes from the pair means; sobol: from the replicate means.

@@ -75,36 +75,6 @@ int decimalsFor(double magnitude, int significant, int most) {
   return std::clamp(decimals, 0, most);
 }
 
-bool endsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
-struct Unit {
-  std::string label;
-  double scale = 1.0;
-};
-
-// Billions for company-sized USD amounts, USD per share, x for multiples.
-Unit unitFor(const std::string& name, double magnitude) {
-  if (endsWith(name, "_usd")) {
-    if (name.find("per_") != std::string::npos || magnitude < 1e6) return {"USD", 1.0};
-    return {"USD bn", 1e-9};
-  }
-  if (endsWith(name, "multiple")) return {"x", 1.0};
-  if (name == "listed") return {"share", 1.0};
-  return {"", 1.0};
-}
-
-std::string grouped(std::uint64_t n) {
-  const std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string letter(std::size_t j) {
   return std::string(1, static_cast<char>('A' + j % 26)) + (j >= 26 ? std::to_string(j / 26) : "");
 }
@@ -131,7 +101,7 @@ void printTable(std::ostream& out, const CompareInfo& info, const Comparison& c)
     for (const ScenarioMetric& s : metric.scenarios) {
       for (double x : {s.mean, s.p05, s.p50, s.p95}) magnitude = std::max(magnitude, std::abs(x));
     }
-    const Unit unit = unitFor(metric.name, magnitude);
+    const DisplayUnit unit = displayUnit(metric.name, magnitude);
     const int decimals = unit.label == "USD bn" ? 2 : decimalsFor(magnitude * unit.scale, 4, 4);
     double smallest = kInfinity;
     for (const PairedDifference& d : metric.differences) {

@@ -11,6 +11,7 @@
 #include "spinval/error.hpp"
 #include "spinval/partial.hpp"
 #include "spinval/report.hpp"
+#include "spinval/simulation.hpp"
 #include "spinval/statistics.hpp"
 
 namespace spinval::cli {
@@ -22,6 +23,7 @@ struct MergeOptions {
   std::string out;
   bool json = false;
   bool writePaths = false;
+  unsigned threads = 0;  // for the summary; 0: every hardware thread
 };
 
 int merge(const MergeOptions& options) {
@@ -37,7 +39,7 @@ int merge(const MergeOptions& options) {
   run.info.ranks = static_cast<unsigned>(run.shards.size());
 
   phases.start("summarize");
-  const Summary summary = summarize(*run.statistics);
+  const Summary summary = summarize(*run.statistics, resolveThreads(options.threads));
   const std::string json = summaryJson(run.info, summary).dump(2) + "\n";
 
   phases.start("print");
@@ -85,6 +87,7 @@ void addMergeCommand(CLI::App& app, Action& action) {
   command->add_flag("--json", options->json, "Print the summary JSON instead of the table");
   command->add_flag("--write-paths", options->writePaths, "With --out, also write paths.csv")
       ->needs(out);
+  addThreadsOption(*command, options->threads);
   command->final_callback([options, &action] { action = [options] { return merge(*options); }; });
 }
 

@@ -248,7 +248,7 @@ int run(const RunOptions& options) {
   if (!world.root()) return kExitSuccess;
 
   phases.start("summarize");
-  Summary summary = summarize(result.statistics);
+  Summary summary = summarize(result.statistics, result.threads);
   summary.convergence = result.convergence;
   info.paths = result.statistics.merged();
   info.seconds = result.seconds;

@@ -221,7 +221,7 @@ bool computePoint(const LoadedSweep& sweep, const SweepPoint& point, const fs::p
   RunResult result = simulate(*prepared.model, prepared.copula, settings);
   bar.finish();
 
-  const Summary summary = summarize(result.statistics);
+  const Summary summary = summarize(result.statistics, result.threads);
   RunInfo info = pointInfo(sweep, scenario, result.statistics);
   info.seconds = result.seconds;
   info.threads = result.threads;
@@ -326,7 +326,7 @@ bool shardStored(const fs::path& folder, Shard shard, const PointKey& key, std::
 
 // Merges the point's shards into points/<p>.json when all are stored; returns whether it did.
 bool mergePointShards(const LoadedSweep& sweep, const SweepPoint& point, std::size_t shards,
-                      const fs::path& outDir) {
+                      const fs::path& outDir, unsigned threads) {
   const PreparedScenario& prepared = sweep.scenarioOf(point);
   const PointKey key = sweep.keyOf(point);
   const fs::path folder = shardFolder(outDir, point.index, shards);
@@ -336,7 +336,7 @@ bool mergePointShards(const LoadedSweep& sweep, const SweepPoint& point, std::si
     if (!shardStored(folder, {k, shards}, key, paths)) return false;
   }
   MergedRun merged = mergeShards({folder});
-  const Summary summary = summarize(*merged.statistics);
+  const Summary summary = summarize(*merged.statistics, threads);
   RunInfo info = pointInfo(sweep, prepared.scenario(), *merged.statistics);
   info.seconds = merged.info.seconds;
   info.threads = merged.info.threads;
@@ -395,7 +395,7 @@ int computeShard(const LoadedSweep& sweep, const SweepPoint& point, std::size_t 
       std::cerr << label << piece.paths() << " paths (" << seconds << ")" << std::endl;
     }
   }
-  const bool merged = mergePointShards(sweep, point, shards, outDir);
+  const bool merged = mergePointShards(sweep, point, shards, outDir, threads);
   std::cout << "task: point " << point.index << " shard " << shardIndex << " of " << shards
             << (merged ? "; all shards done, point written to " +
                              pointFile(outDir, point.index).string()
@@ -479,7 +479,9 @@ int collectSweep(const SweepOptions& options) {
     // in between) is merged here.
     bool merged = false;
     for (const auto& [point, reason] : gathered.missing) {
-      merged = mergePointShards(sweep, *point, options.shardsPerPoint, outDir) || merged;
+      merged = mergePointShards(sweep, *point, options.shardsPerPoint, outDir,
+                                resolveThreads(options.threads)) ||
+               merged;
     }
     if (merged) gathered = gatherPoints(sweep, outDir);
   }

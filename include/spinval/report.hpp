@@ -34,6 +34,17 @@ struct RunInfo {
   unsigned ranks = 1;    // MPI ranks, or shards merged
 };
 
+// How an output reads best in tables: its unit label ("USD bn", "USD", "x", "%", "k units",
+// ...) and the factor that converts to it. `magnitude` is a typical absolute value of the
+// output in its own unit (small USD amounts stay in USD).
+struct DisplayUnit {
+  std::string label;
+  double scale = 1.0;
+};
+DisplayUnit displayUnit(const std::string& output, double magnitude);
+// 1234567 as "1,234,567".
+std::string grouped(std::uint64_t n);
+
 // The summary object, keys in this order: scenario, scenario_sha256, seed, paths, sampler,
 // version, metrics, yearly, one "<name>_share" per categorical yearly output (regime_share),
 // then timing {seconds, paths_per_second, threads, ranks}. Everything before "timing" depends only

@@ -27,6 +27,9 @@ class Moments {
   void merge(const Moments& other);
   // The state as stored in partial results: count, mean, M2, min, max.
   static Moments fromState(std::uint64_t n, double mean, double m2, double min, double max);
+  // The moments of a set of values in two passes (mean, then squared deviations); the same as
+  // adding them one by one to within rounding, several times faster.
+  static Moments of(std::span<const double> values);
   double m2() const { return m2_; }
 
   std::uint64_t count() const { return n_; }
@@ -52,8 +55,15 @@ inline constexpr std::array<const char*, 9> kReportedQuantileNames = {
 // Type-7 quantile of sorted values: h = (n - 1) p, x[floor h] + (h - floor h)(x[floor h + 1] -
 // x[floor h]).
 double quantileOfSorted(std::span<const double> sorted, double p);
-// The order statistics x_(r) (0-based ranks, increasing) of unsorted values; reorders `values`.
+// The order statistics x_(r) (0-based ranks, in any order, repeats allowed) of unsorted values,
+// in the order of `ranks`; reorders `values`.
 std::vector<double> orderStatistics(std::span<double> values, std::span<const std::uint64_t> ranks);
+// The same without reordering (or copying) the values, which must not be NaN: one pass
+// counts the values below a window of each group of nearby ranks, located from a sample of
+// 4 n^(2/3) values (Floyd and Rivest), and copies the few inside; they are selected as above.
+// Falls back to orderStatistics on a copy when the sample misleads, so the result is exact.
+std::vector<double> orderStatisticsOf(std::span<const double> values,
+                                      std::span<const std::uint64_t> ranks);
 // Type-7 quantiles of unsorted values at increasing probabilities; reorders `values`.
 std::vector<double> quantilesOf(std::span<double> values, std::span<const double> probabilities);
 
@@ -177,7 +187,7 @@ class RunStatistics {
   std::vector<std::vector<double>> outputValues_;  // [output][path]
   std::vector<std::vector<double>> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
   Sketches sketches_;
-  friend struct Summary summarize(const RunStatistics& statistics);
+  friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches
 };
 
@@ -239,6 +249,8 @@ struct Summary {
   std::optional<ConvergenceSummary> convergence;
 };
 
-Summary summarize(const RunStatistics& statistics);
+// The summary of a run's merged statistics. The columns' quantiles are selected on up to
+// `threads` threads; the result does not depend on how many.
+Summary summarize(const RunStatistics& statistics, unsigned threads = 1);
 
 }  // namespace spinval

@@ -536,11 +536,11 @@ void RunStatistics::switchToSketch() {
   const std::uint64_t n = merged();
   for (std::size_t k = 0; k < outputValues_.size(); ++k) {
     sketches.outputs[k].add(outputValues_[k].data(), n);
-    std::vector<double>().swap(outputValues_[k]);
+    Column().swap(outputValues_[k]);
   }
   for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
     if (!yearlyValues_[k].empty()) sketches.yearly[k].add(yearlyValues_[k].data(), n);
-    std::vector<double>().swap(yearlyValues_[k]);
+    Column().swap(yearlyValues_[k]);
   }
   sketches_ = std::move(sketches);
   options_.sketch = true;
@@ -595,7 +595,7 @@ void RunStatistics::store(std::uint64_t firstPath, const BlockOutput& block) {
   if (firstPath < firstStored_ || firstPath + rows > paths_) {
     throw std::out_of_range("block outside the stored paths");
   }
-  auto copy = [&](const auto& column, std::vector<double>& to) {
+  auto copy = [&](const auto& column, Column& to) {
     std::copy(column.data(), column.data() + rows,
               to.begin() + static_cast<std::ptrdiff_t>(firstPath - firstStored_));
   };
@@ -650,7 +650,7 @@ void RunStatistics::absorb(const RunStatistics& piece) {
   if (piece.paths_ > paths_ || piece.firstStored_ < firstStored_) {
     throw std::out_of_range("piece outside the stored paths");
   }
-  auto copy = [&](const std::vector<double>& from, std::vector<double>& to) {
+  auto copy = [&](const Column& from, Column& to) {
     std::copy(from.begin(), from.end(),
               to.begin() + static_cast<std::ptrdiff_t>(piece.firstStored_ - firstStored_));
   };

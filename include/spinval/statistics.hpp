@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -184,8 +185,27 @@ class RunStatistics {
   std::uint64_t firstStored_;
   StatisticsOptions options_;
   BlockStatistics totals_;
-  std::vector<std::vector<double>> outputValues_;  // [output][path]
-  std::vector<std::vector<double>> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
+  // Stored values are left uninitialised when a column grows: every path's value is written by
+  // the thread that computes it, which also touches its pages, instead of one thread zeroing
+  // hundreds of megabytes first.
+  template <class T>
+  struct Uninitialised : std::allocator<T> {
+    template <class U>
+    struct rebind {
+      using other = Uninitialised<U>;
+    };
+    template <class U>
+    void construct(U* p) noexcept {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  };
+  using Column = std::vector<double, Uninitialised<double>>;
+  std::vector<Column> outputValues_;  // [output][path]
+  std::vector<Column> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
   Sketches sketches_;
   friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches

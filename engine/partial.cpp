@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -282,8 +281,28 @@ std::string refusalWhat(const std::string& key) {
 
 }  // namespace
 
+namespace {
+
+// "shard-<digits>-of-<digits>.json", as shardStem names them.
+bool isShardFileName(const std::string& name) {
+  auto digits = [&](std::size_t& at) {
+    const std::size_t start = at;
+    while (at < name.size() && name[at] >= '0' && name[at] <= '9') ++at;
+    return at > start;
+  };
+  std::size_t at = 0;
+  auto literal = [&](std::string_view text) {
+    if (name.compare(at, text.size(), text) != 0) return false;
+    at += text.size();
+    return true;
+  };
+  return literal("shard-") && digits(at) && literal("-of-") && digits(at) && literal(".json") &&
+         at == name.size();
+}
+
+}  // namespace
+
 MergedRun mergeShards(const std::vector<std::filesystem::path>& dirs) {
-  static const std::regex kName(R"(shard-\d+-of-\d+\.json)");
   std::vector<ShardFile> files;
   for (const auto& dir : dirs) {
     if (!std::filesystem::is_directory(dir)) {
@@ -291,7 +310,7 @@ MergedRun mergeShards(const std::vector<std::filesystem::path>& dirs) {
     }
     std::vector<std::filesystem::path> found;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (std::regex_match(entry.path().filename().string(), kName)) found.push_back(entry.path());
+      if (isShardFileName(entry.path().filename().string())) found.push_back(entry.path());
     }
     if (found.empty()) {
       throw refuse(dir, "", "no shard files (shard-K-of-N.json) in this folder");

@@ -31,7 +31,9 @@ class ByteWriter {
   std::string take() { return std::move(out_); }
 
  private:
-  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void raw(const void* p, std::size_t n) {
+    if (n > 0) out_.append(static_cast<const char*>(p), n);
+  }
   std::string out_;
 };
 
@@ -47,7 +49,8 @@ class ByteReader {
   void f64s(double* to, std::size_t expected) {
     const std::uint64_t n = u64();
     if (n != expected) throw std::runtime_error("unexpected array length in binary data");
-    std::memcpy(to, take(n * sizeof(double)).data(), n * sizeof(double));
+    const std::string_view bytes = take(n * sizeof(double));
+    if (n > 0) std::memcpy(to, bytes.data(), bytes.size());  // `to` may be null when n is 0
   }
   std::string bytes() {
     const std::uint64_t n = u64();

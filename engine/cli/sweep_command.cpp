@@ -613,15 +613,17 @@ void addSweepCommand(CLI::App& app, Action& action) {
   CLI::Option* json =
       command->add_flag("--json", options->json, "Print sweep.json instead of the table");
 
-  CLI::Option* slurm = command->add_flag(
-      "--slurm", options->slurm,
-      "Write a Slurm job array (one task per point), a collect job and submit.sh into DIR/slurm "
-      "instead of running");
-  CLI::Option* task = command
-                          ->add_option("--task", options->task,
-                                       "Compute array task I only (point I), as a Slurm task does")
-                          ->type_name("I")
-                          ->check(wholeNumber(1));
+  CLI::Option* slurm = command->add_flag("--slurm", options->slurm,
+                                         "Write a Slurm job array (one task per point or shard), a "
+                                         "collect job and submit.sh into DIR/slurm "
+                                         "instead of running");
+  CLI::Option* task =
+      command
+          ->add_option(
+              "--task", options->task,
+              "Compute array task I only (a point, or a shard of one), as a Slurm task does")
+          ->type_name("I")
+          ->check(wholeNumber(1));
   CLI::Option* collect = command->add_flag(
       "--collect", options->collect,
       "Write sweep.csv and sweep.json from the stored points; with any missing, write nothing and "

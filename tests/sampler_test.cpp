@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <boost/random/mersenne_twister.hpp>
 #include <cmath>
 #include <vector>
 
@@ -20,7 +19,19 @@ Layout threeDimensionLayout() {
   return layout;
 }
 
-// The documented stream of mc: column d of block b is mt19937_64 seeded with
+// SplitMix64 against the published reference: from state 0 the first draws are
+// 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4 and 0x06c45d188009454f (the reference C code,
+// splitmix64.c by Sebastiano Vigna); `at` gives draw i directly.
+TEST(McSampler, SplitMix64MatchesTheReferenceOutput) {
+  SplitMix64 engine(0);
+  EXPECT_EQ(engine(), 0xe220a8397b1dcdafULL);
+  EXPECT_EQ(engine(), 0x6e789e6aa1b965f4ULL);
+  EXPECT_EQ(engine(), 0x06c45d188009454fULL);
+  SplitMix64 stream(12345);
+  for (std::uint64_t i = 0; i < 100; ++i) ASSERT_EQ(SplitMix64::at(12345, i), stream());
+}
+
+// The documented stream of mc: column d of block b is SplitMix64 from state
 // streamKey(seed, b, FNV-1a(name of d)), each draw's top 52 bits mapped to (k + 1/2) / 2^52.
 TEST(McSampler, ColumnsAreTheDocumentedStreams) {
   const Layout layout = threeDimensionLayout();
@@ -30,7 +41,7 @@ TEST(McSampler, ColumnsAreTheDocumentedStreams) {
   sampler.fill(5, 5 * 100, u, {});
   const char* names[] = {"a", "b", "e[1]"};
   for (int d = 0; d < 3; ++d) {
-    boost::random::mt19937_64 engine(streamKey(7, 5, hashName(names[d])));
+    SplitMix64 engine(streamKey(7, 5, hashName(names[d])));
     for (int i = 0; i < 100; ++i) {
       const double expected = (static_cast<double>(engine() >> 12) + 0.5) / 4503599627370496.0;
       ASSERT_EQ(u(i, d), expected) << "dimension " << d << " row " << i;

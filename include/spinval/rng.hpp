@@ -2,23 +2,51 @@
 // A stream is keyed by (seed, block index, dimension id); the dimension id is a hash of the
 // dimension's name, so two scenarios that share an input draw the same numbers for it
 // (common random numbers) even when their layouts differ.
+//
+// The generator is SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
+// generators", OOPSLA 2014; the generator Java's SplittableRandom uses, and the one that seeds
+// xoshiro): draw i of the stream with state s is mix64(s + i * golden gamma). It passes BigCrush,
+// costs two multiplications per draw, and any draw of a stream is computed directly from its
+// index, which is what a block of paths needs.
 #pragma once
 
-#include <boost/random/mersenne_twister.hpp>
 #include <cstdint>
 #include <string_view>
 
 namespace spinval {
 
-using Engine = boost::random::mt19937_64;
+inline constexpr std::uint64_t kGoldenGamma = 0x9e3779b97f4a7c15ULL;
 
-// SplitMix64's finaliser: a bijective 64-bit mix with full avalanche.
+// SplitMix64's step and finaliser: a bijective 64-bit mix with full avalanche.
 constexpr std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
+  x += kGoldenGamma;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+
+// SplitMix64 as a standard uniform random bit generator.
+class SplitMix64 {
+ public:
+  using result_type = std::uint64_t;
+  explicit constexpr SplitMix64(std::uint64_t seed) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  constexpr result_type operator()() {
+    const std::uint64_t x = mix64(state_);
+    state_ += kGoldenGamma;
+    return x;
+  }
+  // Draw i of the stream that starts at `seed`, without stepping through the ones before it.
+  static constexpr result_type at(std::uint64_t seed, std::uint64_t i) {
+    return mix64(seed + i * kGoldenGamma);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+using Engine = SplitMix64;
 
 // FNV-1a, 64 bits: a stable id for a dimension name.
 constexpr std::uint64_t hashName(std::string_view name) {

@@ -319,13 +319,16 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
     share = sMax / (1.0 + (sMax / s0 - 1.0) * adoptionPower);
 
     // 3. Regime: R_y is the inverse CDF of the transition row of R_{y-1} at the uniform, the
-    // smallest state k whose cumulative row probability is >= u.
+    // smallest state k whose cumulative row probability is >= u, capped at the row's last
+    // reachable state. The row is non-decreasing, so k is the number of its first states - 1
+    // entries below u: counted without branches, which a random u would mispredict.
     const double* u = shock(kRegimeTransition);
     for (Eigen::Index i = 0; i < n; ++i) {
       const auto from = static_cast<std::size_t>(state[i]);
       const double* row = cumulative.data() + from * states;
-      int k = 0;
-      while (k < lastReachable[from] && u[i] > row[k]) ++k;
+      int below = 0;
+      for (std::size_t j = 0; j + 1 < states; ++j) below += u[i] > row[j] ? 1 : 0;
+      const int k = std::min(below, lastReachable[from]);
       state[i] = k;
       phi[i] = regime.shareMultiplier[static_cast<std::size_t>(k)];
       pi[i] = regime.pricePremium[static_cast<std::size_t>(k)];

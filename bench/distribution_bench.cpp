@@ -1,7 +1,7 @@
-// Nanoseconds per draw of the inverse CDFs the scenarios use, side by side: normal, lognormal,
-// PERT through its table, the same PERT inverting the incomplete beta each time (Boost's
-// ibeta_inv, as the table's reference), and the cost of building a table. Fixed seeds; items
-// processed are draws (tables for the build).
+// Nanoseconds per draw of the inverse CDFs the scenarios use, side by side: normal (batch and per
+// element), lognormal, PERT through its table (batch and per element), a U-shaped beta, the same
+// PERT inverting the incomplete beta each time (Boost's ibeta_inv, as the table's reference), and
+// the cost of building a table. Fixed seeds; items processed are draws (tables for the build).
 //
 //   build/release/bench/spinval_distribution_bench --benchmark_out=dist.json
 //       --benchmark_out_format=json
@@ -50,6 +50,34 @@ void BM_Normal(benchmark::State& state) {
 }
 BENCHMARK(BM_Normal);
 
+// The standard normal quantile alone: normalQuantiles over the batch, and normalQuantile called
+// per element (as the copula scores its uniforms).
+void BM_StandardNormal(benchmark::State& state) {
+  const std::vector<double>& u = uniforms();
+  std::vector<double> out(u.size());
+  for (auto _ : state) {
+    normalQuantiles(u.data(), out.data(), u.size());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(u.size()));
+}
+BENCHMARK(BM_StandardNormal);
+
+void BM_StandardNormalPerElement(benchmark::State& state) {
+  const std::vector<double>& u = uniforms();
+  std::vector<double> out(u.size());
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < u.size(); ++i) out[i] = normalQuantile(u[i]);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(u.size()));
+}
+BENCHMARK(BM_StandardNormalPerElement);
+
 void BM_Lognormal(benchmark::State& state) {
   drawBatches(state, Distribution(lognormalFromMedian(25e9, 0.4)));
 }
@@ -60,6 +88,27 @@ void BM_PertTable(benchmark::State& state) {
   drawBatches(state, Distribution(Pert{0.18, 0.31, 0.45}));
 }
 BENCHMARK(BM_PertTable);
+
+// The same PERT drawn one quantile() at a time.
+void BM_PertTablePerElement(benchmark::State& state) {
+  const Distribution d(Pert{0.18, 0.31, 0.45});
+  const std::vector<double>& u = uniforms();
+  std::vector<double> out(u.size());
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < u.size(); ++i) out[i] = d.quantile(u[i]);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(u.size()));
+}
+BENCHMARK(BM_PertTablePerElement);
+
+// A beta whose density is infinite at both ends, tabulated in p as the PERTs are.
+void BM_BetaTable(benchmark::State& state) {
+  drawBatches(state, Distribution(Beta{0.5, 0.5}));
+}
+BENCHMARK(BM_BetaTable);
 
 void BM_PertTruncatedTable(benchmark::State& state) {
   drawBatches(state, Distribution(Pert{0.18, 0.31, 0.45}, 0.2, 0.4));

@@ -43,25 +43,35 @@ double polynomial(const Coefficients& c, double s) {
 
 }  // namespace
 
-// x(w) at one point, with its first two derivatives. With p = w^a and f the beta density,
+// x at one point with its first two derivatives in both variables, p and w = p^(1/a). With f the
+// beta density and f'/f = (a - 1) / x - (b - 1) / (1 - x),
+//   dx/dp = 1 / f(x),  d2x/dp2 = -(f'(x) / f(x)) (dx/dp)^2,
+// and in w, with p = w^a,
 //   x' = dx/dw = (dp/dw) / f(x) = a p / (w f(x))
 //   x'' = x' ((a - 1) D / w + x' (b - 1) / (1 - x)),  D = 1 - a p / (x f(x)) = 1 - w x' / x,
-// from d ln x' / dw = (a - 1) / w - x' f'(x) / f(x) and f'/f = (a - 1) / x - (b - 1) / (1 - x).
-// D is O(x) as x -> 0, and for a < 1 an octave spans many orders of magnitude of w, so there
-// D comes from its series instead of the difference:
+// from d ln x' / dw = (a - 1) / w - x' f'(x) / f(x). D is O(x) as x -> 0, and for a < 1 an
+// octave spans many orders of magnitude of w, so there D comes from its series instead of the
+// difference:
 //   a p / (x f) = (1 - x) 2F1(1, a + b; a + 1; x)  (Euler's transformation), hence
 //   D = (1 - b) x sum_n t_n x^n / (a + 1 + n),  t_0 = 1, t_(n+1) = t_n (a + b + n) / (a + 1 + n).
 // Deep in the tail, where Boost's inversion can give up, the series in w (see series()) is
 // exact to rounding and takes over.
+struct BetaQuantileTable::Half::Point {
+  double v = 0.0, d1 = 0.0, d2 = 0.0;  // the variable, dx/dv and d2x/dv2
+  bool usable() const { return std::isfinite(d1) && std::isfinite(d2); }
+};
+
 struct BetaQuantileTable::Half::Node {
-  double w = 0.0, x = 0.0, d1 = 0.0, d2 = 0.0;
-  bool ok = false;
+  double x = 0.0;
+  Point p, w;
+  bool ok = false;  // x is a normal double; a variable's derivatives may still be unusable
 };
 
 BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p) const {
-  if (std::max(std::fabs(k_), 1.0) * c_ * w <= 1e-6) return series(w);
+  if (std::max(std::fabs(k_), 1.0) * c_ * w <= 1e-6) return series(w, p);
   Node n;
-  n.w = w;
+  n.p.v = p;
+  n.w.v = w;
   double x = 0.0, y = 0.0, f = 0.0;  // x, 1 - x and the density at x
   try {
     x = boost::math::ibeta_inv(a_, b_, p, &y, kPolicy);
@@ -88,9 +98,11 @@ BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p) 
     d = 1.0 - a_ * p / (x * f);
   }
   n.x = x;
-  n.d1 = d1;
-  n.d2 = d1 * ((a_ - 1.0) * d / w + d1 * (b_ - 1.0) / y);
-  n.ok = std::isfinite(n.d1) && std::isfinite(n.d2);
+  n.w.d1 = d1;
+  n.w.d2 = d1 * ((a_ - 1.0) * d / w + d1 * (b_ - 1.0) / y);
+  n.p.d1 = 1.0 / f;
+  n.p.d2 = -(((a_ - 1.0) / x - (b_ - 1.0) / y) * n.p.d1) * n.p.d1;
+  n.ok = true;
   return n;
 }
 
@@ -100,27 +112,31 @@ BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p) 
 //   k = (b - 1) / (a + 1),  m = (b - 1)(b - 2) / (2 (a + 2)) + (1 - a)(b - 1)^2 / (2 (a + 1)^2),
 // and inverting, with v = c w,
 //   x = v (1 + k v + (2 k^2 - m) v^2 + O(v^3)).
-// Its relative error is about (max(|k|, 1) v)^3, below 1e-17 where node() uses it.
-BetaQuantileTable::Half::Node BetaQuantileTable::Half::series(double w) const {
+// Its relative error is about (max(|k|, 1) v)^3, below 1e-17 where node() uses it. The
+// derivatives in p follow by the chain rule, with dw/dp = w / (a p) and
+// d2w/dp2 = (1/a - 1) (dw/dp) / p (undefined at p = 0, which only the deepest octave reaches).
+BetaQuantileTable::Half::Node BetaQuantileTable::Half::series(double w, double p) const {
   Node n;
   const double v = c_ * w, q = 2.0 * k_ * k_ - m_;
-  n.w = w;
   n.x = v * (1.0 + v * (k_ + v * q));
-  n.d1 = c_ * (1.0 + v * (2.0 * k_ + 3.0 * v * q));
-  n.d2 = c_ * c_ * (2.0 * k_ + 6.0 * v * q);
-  n.ok = std::isfinite(n.d1) && std::isfinite(n.d2) && c_ > 0.0 &&
-         (w == 0.0 || n.x >= std::numeric_limits<double>::min());
+  n.w = {w, c_ * (1.0 + v * (2.0 * k_ + 3.0 * v * q)), c_ * c_ * (2.0 * k_ + 6.0 * v * q)};
+  const double wp = w / (a_ * p), wpp = (inverseA_ - 1.0) * wp / p;
+  n.p = {p, n.w.d1 * wp, n.w.d2 * wp * wp + n.w.d1 * wpp};
+  if (!(p > 0.0)) n.p.d1 = n.p.d2 = std::numeric_limits<double>::quiet_NaN();
+  n.ok = c_ > 0.0 && (w == 0.0 || n.x >= std::numeric_limits<double>::min());
   return n;
 }
 
-// Halves the intervals of an octave until the interpolant is within kTolerance (relative) of the
-// exact quantile at every interval's midpoint; the midpoints then serve as the next level's
-// nodes, so m intervals cost 2m + 1 inversions in all. An octave that does not get there within
-// maxIntervals is left to ibeta_inv.
+// Halves the intervals of an octave until there are at least minIntervals and the interpolant is
+// within kTolerance (relative) of the exact quantile at every interval's midpoint; the midpoints
+// then serve as the next level's nodes, so m intervals cost 2m + 1 inversions in all. An octave
+// that does not get there within maxIntervals is left to the caller.
 bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const Node& high,
-                                       int maxIntervals) {
-  octave = {low.w, 0.0, static_cast<std::uint32_t>(coefficients_.size()), 0};
-  if (!low.ok || !high.ok || !(high.w > low.w)) return false;
+                                       bool overW, int minIntervals, int maxIntervals) {
+  const auto at = [overW](const Node& n) -> const Point& { return overW ? n.w : n.p; };
+  octave = {at(low).v, 0.0, static_cast<std::uint32_t>(coefficients_.size()), 0, overW};
+  const auto usable = [&](const Node& n) { return n.ok && at(n).usable(); };
+  if (!usable(low) || !usable(high) || !(at(high).v > at(low).v)) return false;
   std::vector<Node> nodes = {low, high}, next;
   std::vector<Coefficients> pieces;
   for (std::size_t m = 1; m <= static_cast<std::size_t>(maxIntervals); m *= 2) {
@@ -130,17 +146,18 @@ bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const No
     for (std::size_t i = 0; i < m; ++i) {
       const Node& l = nodes[i];
       const Node& r = nodes[i + 1];
-      const double h = r.w - l.w;
-      pieces.push_back(hermite(l.x, h * l.d1, h * h * l.d2, r.x, h * r.d1, h * h * r.d2));
-      const double w = 0.5 * (l.w + r.w);
-      const Node mid = node(w, a_ == 1.0 ? w : std::pow(w, a_));
-      if (!mid.ok) return false;
+      const Point &lv = at(l), &rv = at(r);
+      const double h = rv.v - lv.v;
+      pieces.push_back(hermite(l.x, h * lv.d1, h * h * lv.d2, r.x, h * rv.d1, h * h * rv.d2));
+      const double v = 0.5 * (lv.v + rv.v);
+      const Node mid = overW ? node(v, a_ == 1.0 ? v : std::pow(v, a_)) : node(wOf(v), v);
+      if (!usable(mid)) return false;
       within = within && std::fabs(polynomial(pieces.back(), 0.5) - mid.x) <= kTolerance * mid.x;
       next.push_back(l);
       next.push_back(mid);
     }
-    if (within) {
-      octave.inverseStep = static_cast<double>(m) / (high.w - low.w);
+    if (within && m >= static_cast<std::size_t>(minIntervals)) {
+      octave.inverseStep = static_cast<double>(m) / (at(high).v - at(low).v);
       octave.count = static_cast<std::uint32_t>(m);
       coefficients_.insert(coefficients_.end(), pieces.begin(), pieces.end());
       return true;
@@ -173,14 +190,16 @@ BetaQuantileTable::Half::Half(double a, double b)
                                  boost::math::lgamma(b, kPolicy) -
                                  boost::math::lgamma(a + b, kPolicy);
   c_ = std::exp(logAB / a);
-  Node low = series(0.0);
+  Node low = series(0.0, 0.0);
   bool previous = false;  // whether the octave below was tabulated
   for (int k = kOctaves; k >= 0; --k) {
     const double p = std::ldexp(1.0, -(k + 1));
     const Node high = node(wOf(p), p);
     const std::size_t size = coefficients_.size();
-    const bool tabulated = tabulate(octaves_[static_cast<std::size_t>(k)], low, high,
-                                    k == kOctaves ? kMaxDeepIntervals : kMaxIntervals);
+    Octave& octave = octaves_[static_cast<std::size_t>(k)];
+    const bool tabulated =
+        (k < kOctavesInP && tabulate(octave, low, high, false, kIntervalsInP, kIntervalsInP)) ||
+        tabulate(octave, low, high, true, 1, k == kOctaves ? kMaxDeepIntervals : kMaxIntervals);
     if (previous && !tabulated) coefficients_.insert(coefficients_.begin() + size, {low.x});
     previous = tabulated;
     low = high;
@@ -195,6 +214,17 @@ BetaQuantileTable::Half::Half(double a, double b)
     }
   }
   if (previous) coefficients_.push_back({top_});
+  // The run: built deepest first like the rest, octave n - 1's intervals come first.
+  int n = 0;
+  while (n < kOctavesInP && octaves_[static_cast<std::size_t>(n)].count > 0 &&
+         !octaves_[static_cast<std::size_t>(n)].overW) {
+    ++n;
+  }
+  if (n > 0) {
+    runBase_ = std::bit_cast<std::uint64_t>(std::ldexp(1.0, -(n + 1))) >> kRunShift;
+    runCount_ = static_cast<std::uint64_t>(n) * kIntervalsInP;
+    runFirst_ = octaves_[static_cast<std::size_t>(n - 1)].first;
+  }
 }
 
 std::size_t BetaQuantileTable::Half::intervals() const {
@@ -206,6 +236,39 @@ std::size_t BetaQuantileTable::Half::intervals() const {
 int BetaQuantileTable::Half::exactOctaves() const {
   return static_cast<int>(std::count_if(octaves_.begin(), octaves_.end(),
                                         [](const Octave& o) { return o.count == 0; }));
+}
+
+int BetaQuantileTable::Half::octavesInP() const {
+  return static_cast<int>(std::count_if(octaves_.begin(), octaves_.end(),
+                                        [](const Octave& o) { return o.count > 0 && !o.overW; }));
+}
+
+// The loop of scaledQuantile() with the half chosen by index rather than by a branch (u <= 1/2
+// goes either way half the time, so a branch would mispredict on every other draw): min(u, 1 - u)
+// is u in the lower half and 1 - u in the upper one, and max - width y is written
+// max + (-width) y, the same double. Probabilities outside the run (about 1 in 64, and 1/2 and NaN)
+// take the scalar path.
+void BetaQuantileTable::scaledQuantiles(const double* p, double* out, std::size_t n, double min,
+                                        double max) const {
+  struct Side {
+    Half::Run run;
+    double base, scale;
+  };
+  const double width = max - min;
+  const std::array<Side, 2> sides = {Side{lower_.run(), min, width},
+                                     Side{upper_.run(), max, -width}};
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = p[i];
+    const Side& side = sides[u <= 0.5 ? 0 : 1];
+    const double q = std::min(u, 1.0 - u);  // u <= 1/2 <= 1 - u in the lower half; NaN stays
+    const std::uint64_t j = side.run.interval(q);
+    if (!(j < side.run.count)) {
+      out[i] = scaledQuantile(u, min, max);
+      continue;
+    }
+    const double y = side.run.interpolate(j, q);
+    out[i] = std::min(std::max(side.base + side.scale * y, min), max);
+  }
 }
 
 // Below 2^-(kOctaves+1): the deepest octave, down to p = 0. NaN and negative p go to ibeta_inv,

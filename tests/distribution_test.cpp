@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <boost/math/distributions/beta.hpp>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/gamma.hpp>
@@ -73,6 +74,49 @@ std::string thrownMessage(const std::function<void()>& make) {
   return "<nothing thrown>";
 }
 
+bool sameBits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+// The doubles from `steps` below x to `steps` above it.
+void addNeighbours(std::vector<double>& us, double x, int steps) {
+  double below = x, above = x;
+  us.push_back(x);
+  for (int k = 0; k < steps; ++k) {
+    below = std::nextafter(below, -kInfinity);
+    above = std::nextafter(above, kInfinity);
+    us.push_back(below);
+    us.push_back(above);
+  }
+}
+
+// 10^6 uniforms on the samplers' grid of 2^-53 from a fixed seed, then the edges of the batch
+// paths, each with its neighbours and its complement: 0 and 1, subnormals, 2^-53, the split at
+// 1/2, AS241's region boundaries (|u - 1/2| = 0.425 and r = 5 at u = exp(-25)), every power
+// 2^-k (the beta tables' octave boundaries) and the interval boundaries of the octaves 0 to 7
+// (those of them tabulated in p, and the two below).
+std::vector<double> batchUniforms() {
+  boost::random::mt19937_64 engine(20260101);
+  std::vector<double> us(1000000);
+  for (double& u : us) u = static_cast<double>(engine() >> 11) * 0x1p-53;
+  std::vector<double> edges;
+  for (double x :
+       {0.0, std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(), 1e-300,
+        0x1p-53, 0.5, 0.075, std::exp(-25.0)}) {
+    addNeighbours(edges, x, 3);
+  }
+  for (int k = 1; k <= 70; ++k) addNeighbours(edges, std::ldexp(1.0, -k), 1);
+  for (int k = 0; k < 8; ++k) {
+    for (int j = 1; j < 64; ++j) addNeighbours(edges, std::ldexp(1.0 + j / 64.0, -(k + 2)), 1);
+  }
+  for (double x : edges) {
+    if (x < 0.0) continue;
+    us.push_back(x);
+    us.push_back(1.0 - x);
+  }
+  return us;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Standard normal
 
@@ -125,6 +169,31 @@ TEST(NormalCdf, MatchesBoost) {
   // The upper tail through Phi(-z) keeps relative precision where 1 - Phi(z) would not.
   EXPECT_TRUE(
       near(normalCdf(-30.0), boost::math::cdf(boost::math::complement(standard, 30.0)), 1e-12));
+}
+
+TEST(NormalQuantiles, EqualNormalQuantileBitForBit) {
+  // The batch against the scalar function, edges and inputs outside (0, 1) included, over
+  // lengths that end inside a block of 256, at a block's end and just past it.
+  std::vector<double> us = batchUniforms();
+  for (double u : {kNaN, -0.0, -0.1, 1.1, -kInfinity, kInfinity}) us.push_back(u);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{255}, std::size_t{256},
+                        std::size_t{257}, us.size()}) {
+    SCOPED_TRACE(n);
+    std::vector<double> out(n, -1.0);
+    normalQuantiles(us.data() + us.size() - n, out.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double u = us[us.size() - n + i];
+      ASSERT_TRUE(sameBits(out[i], normalQuantile(u)))
+          << "u " << std::setprecision(17) << u << ": batch " << out[i] << ", scalar "
+          << normalQuantile(u);
+    }
+  }
+  // In place.
+  std::vector<double> inPlace = us;
+  normalQuantiles(inPlace.data(), inPlace.data(), inPlace.size());
+  for (std::size_t i = 0; i < us.size(); ++i) {
+    ASSERT_TRUE(sameBits(inPlace[i], normalQuantile(us[i]))) << "u " << us[i];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,6 +739,45 @@ TEST(Quantiles, EqualsQuantileElementByElement) {
     d.quantiles(kGrid.data(), out.data(), kGrid.size());
     for (std::size_t i = 0; i < kGrid.size(); ++i) EXPECT_EQ(out[i], d.quantile(kGrid[i]));
     d.quantiles(kGrid.data(), out.data(), 0);  // n = 0 touches nothing
+  }
+}
+
+TEST(Quantiles, BatchEqualsQuantileBitForBit) {
+  // The batch paths of untruncated beta, PERT, normal and lognormal draws against quantile(u),
+  // the element-by-element reference, in the bits. Beta(0.1, 0.1) has no octave tabulated in p.
+  const std::vector<Distribution> cases = {
+      Distribution(Pert{0.18, 0.31, 0.45}),
+      Distribution(Pert{0, 1, 10}),
+      Distribution(Pert{0, 0, 1}),
+      Distribution(Pert{0, 1, 1}),
+      Distribution(Pert{-5, 2, 40, 6}),
+      Distribution(Beta{2, 5}),
+      Distribution(Beta{0.5, 0.5, -1, 3}),
+      Distribution(Beta{0.1, 0.1}),
+      Distribution(Beta{50, 50, 1e9, 2e9}),
+      Distribution(Normal{0.1, 0.05}),
+      Distribution(Normal{0, 1}),
+      Distribution(Normal{-3, 1e-3}),
+      Distribution(lognormalFromMedian(25e9, 0.4)),
+      Distribution(Lognormal{0, 1}),
+      Distribution(Lognormal{-2, 3}),
+  };
+  const std::vector<double> us = batchUniforms();
+  std::vector<double> out(us.size());
+  for (const Distribution& d : cases) {
+    SCOPED_TRACE(d.describe());
+    d.quantiles(us.data(), out.data(), us.size());
+    for (std::size_t i = 0; i < us.size(); ++i) {
+      const double x = d.quantile(us[i]);
+      ASSERT_TRUE(sameBits(out[i], x))
+          << "u " << std::setprecision(17) << us[i] << ": batch " << out[i] << ", quantile " << x;
+    }
+    // In place, and a length that ends inside a block of normalQuantiles.
+    std::vector<double> inPlace(us.begin(), us.begin() + 1000);
+    d.quantiles(inPlace.data(), inPlace.data(), inPlace.size());
+    for (std::size_t i = 0; i < inPlace.size(); ++i) {
+      ASSERT_TRUE(sameBits(inPlace[i], out[i])) << "u " << us[i];
+    }
   }
 }
 

@@ -3,13 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <boost/math/special_functions/beta.hpp>
 #include <cmath>
+#include <cstdint>
 #include <iomanip>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spinval {
@@ -192,10 +196,127 @@ TEST(BetaQuantileTable, NonDecreasing) {
 }
 
 TEST(BetaQuantileTable, TableStaysSmall) {
-  // A PERT table holds a few hundred quintic pieces (48 bytes each) in its two halves.
+  // A PERT table holds under a thousand quintic pieces (48 bytes each) in its two halves: 64 in
+  // each of the kOctavesInP octaves tabulated in p, and one to a few in most octaves below.
   for (const Shape& s : pertShapes()) {
     SCOPED_TRACE(label(s));
-    EXPECT_LE(BetaQuantileTable(s.alpha, s.beta).intervals(), 600u);
+    EXPECT_LE(BetaQuantileTable(s.alpha, s.beta).intervals(), 1000u);
+  }
+}
+
+TEST(BetaQuantileTable, PertShapesAreTabulatedInP) {
+  // Octaves 0 to kOctavesInP - 1 of both halves, where 63 draws in 64 fall, take no pow.
+  for (const Shape& s : pertShapes()) {
+    SCOPED_TRACE(label(s));
+    EXPECT_EQ(BetaQuantileTable(s.alpha, s.beta).octavesInP(), 2 * BetaQuantileTable::kOctavesInP);
+  }
+  // Where x ~ p^(1/alpha) bends too much for 64 intervals an octave, w takes over (and the
+  // batch draws go the scalar way).
+  EXPECT_EQ(BetaQuantileTable(0.1, 0.1).octavesInP(), 0);
+}
+
+bool sameBits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+// Probabilities in [0, 1] at the edges of what the table does: 0, subnormals, 2^-65 (the deepest
+// octave), every octave boundary 2^-k, every interval boundary of octaves 0 to 7 (those tabulated
+// in p and the two below), 1/2, 1 - 2^-53, each with the doubles either side, and 1 minus each.
+std::vector<double> edgeProbabilities() {
+  std::vector<double> ps = {0.0, std::numeric_limits<double>::denorm_min(), 1e-300, 0x1p-53, 0.5};
+  for (int k = 1; k <= 70; ++k) ps.push_back(std::ldexp(1.0, -k));
+  for (int k = 0; k < 8; ++k) {
+    for (int j = 1; j < 64; ++j) ps.push_back(std::ldexp(1.0 + j / 64.0, -(k + 2)));
+  }
+  std::vector<double> all;
+  for (double p : ps) {
+    for (double q : {std::nextafter(p, 0.0), p, std::nextafter(p, 1.0)}) {
+      all.push_back(q);
+      all.push_back(1.0 - q);
+    }
+  }
+  all.push_back(1.0);
+  return all;
+}
+
+// 10^5 probabilities on the grid of 2^-53 the samplers use, and 10^5 log-uniform down to 2^-70.
+std::vector<double> randomProbabilities() {
+  std::mt19937_64 engine(20260101);
+  std::vector<double> ps;
+  for (int j = 0; j < 100000; ++j) ps.push_back(static_cast<double>(engine() >> 11) * 0x1p-53);
+  for (int j = 0; j < 100000; ++j) {
+    const double p = std::ldexp(1.0 + static_cast<double>(engine() >> 11) * 0x1p-53,
+                                -1 - static_cast<int>(engine() % 70));
+    ps.push_back(engine() % 2 == 0 ? p : 1.0 - p);
+  }
+  return ps;
+}
+
+TEST(BetaQuantileTable, ScaledQuantilesEqualScaledQuantileBitForBit) {
+  std::vector<double> ps = edgeProbabilities();
+  const std::vector<double> random = randomProbabilities();
+  ps.insert(ps.end(), random.begin(), random.end());
+  std::vector<Shape> shapes = pertShapes();
+  shapes.insert(shapes.end(), kWideShapes.begin(), kWideShapes.end());
+  shapes.insert(shapes.end(), kSmallShapes.begin(), kSmallShapes.end());
+  shapes.push_back({100, 100});
+  std::vector<double> out(ps.size());
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(label(s));
+    const BetaQuantileTable table(s.alpha, s.beta);
+    for (const auto& [min, max] :
+         {std::pair{0.0, 1.0}, std::pair{0.18, 0.45}, std::pair{-3.0, 1e9}}) {
+      table.scaledQuantiles(ps.data(), out.data(), ps.size(), min, max);
+      for (std::size_t i = 0; i < ps.size(); ++i) {
+        const double x = table.scaledQuantile(ps[i], min, max);
+        ASSERT_TRUE(sameBits(out[i], x))
+            << "p " << std::setprecision(17) << ps[i] << ": batch " << out[i] << ", scalar " << x;
+        ASSERT_GE(x, min);
+        ASSERT_LE(x, max);
+      }
+    }
+    // In place, as Distribution::quantiles may be called.
+    std::vector<double> inPlace = ps;
+    table.scaledQuantiles(inPlace.data(), inPlace.data(), inPlace.size(), 0.0, 1.0);
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      ASSERT_TRUE(sameBits(inPlace[i], table.scaledQuantile(ps[i], 0.0, 1.0))) << ps[i];
+    }
+  }
+}
+
+TEST(BetaQuantileTable, ScaledQuantileMatchesBoost) {
+  // min + (max - min) x below 1/2 and max - (max - min)(1 - x) above, each to 1e-13 of the
+  // width (plus rounding of the sum).
+  for (const Shape& s : pertShapes()) {
+    SCOPED_TRACE(label(s));
+    const BetaQuantileTable table(s.alpha, s.beta);
+    const double min = 0.18, max = 0.45, width = max - min;
+    for (double p : edgeProbabilities()) {
+      if (!(p >= 0x1p-60 && p < 1.0)) continue;  // where Boost's double inverse converges
+      double y = 0.0;
+      const double x = boost::math::ibeta_inv(s.alpha, s.beta, p, &y, kDouble);
+      const double expected = p <= 0.5 ? min + width * x : max - width * y;
+      const double tolerance = kRelative * width * (p <= 0.5 ? x : y) + 4e-16 * max;
+      ASSERT_NEAR(table.scaledQuantile(p, min, max), expected, tolerance) << "p " << p;
+    }
+  }
+}
+
+TEST(BetaQuantileTable, NanAndOutOfRangeInBatchAsInScalar) {
+  // NaN gives NaN (ibeta_inv lets it through); p outside [0, 1] throws.
+  const BetaQuantileTable table(1.93, 3.07);
+  const std::vector<double> nan = {0.3, std::numeric_limits<double>::quiet_NaN(), 0.7};
+  std::vector<double> out(nan.size());
+  table.scaledQuantiles(nan.data(), out.data(), nan.size(), 0.0, 1.0);
+  EXPECT_TRUE(std::isnan(out[1]));
+  EXPECT_TRUE(sameBits(out[1], table.scaledQuantile(nan[1], 0.0, 1.0)));
+  EXPECT_TRUE(sameBits(out[2], table.scaledQuantile(0.7, 0.0, 1.0)));
+  for (double p : {-0.1, 1.1}) {
+    SCOPED_TRACE(p);
+    const std::vector<double> ps = {0.3, p, 0.7};
+    EXPECT_THROW(table.scaledQuantile(p, 0.0, 1.0), std::domain_error);
+    EXPECT_THROW(table.scaledQuantiles(ps.data(), out.data(), ps.size(), 0.0, 1.0),
+                 std::domain_error);
   }
 }
 

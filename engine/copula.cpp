@@ -89,8 +89,8 @@ void Copula::apply(Eigen::Ref<Eigen::MatrixXd> uniforms) const {
   const auto k = static_cast<Eigen::Index>(dimensions_.size());
   Eigen::MatrixXd scores(paths, k);
   for (Eigen::Index j = 0; j < k; ++j) {
-    const auto column = uniforms.col(static_cast<Eigen::Index>(dimensions_[j]));
-    for (Eigen::Index i = 0; i < paths; ++i) scores(i, j) = normalQuantile(column[i]);
+    normalQuantiles(uniforms.col(static_cast<Eigen::Index>(dimensions_[j])).data(),
+                    scores.col(j).data(), static_cast<std::size_t>(paths));
   }
   // Row-wise z' = L z, i.e. Z' = Z L^T.
   const Eigen::MatrixXd correlated = scores * cholesky_.transpose();

@@ -112,7 +112,7 @@ auto logOf(const Eigen::ArrayBase<E>& x) {
 
 // z_i = Phi^-1(u_i) into `out`.
 void normalScores(const double* u, Eigen::ArrayXd& out) {
-  for (Eigen::Index i = 0; i < out.size(); ++i) out[i] = normalQuantile(u[i]);
+  normalQuantiles(u, out.data(), static_cast<std::size_t>(out.size()));
 }
 
 }  // namespace

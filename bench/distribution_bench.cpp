@@ -159,7 +159,7 @@ void BM_PertTable40(benchmark::State& state) {
 }
 BENCHMARK(BM_PertTable40);
 
-// Building the table of one PERT shape (both halves, every octave checked against ibeta_inv).
+// Building the table of one PERT shape (both halves, every octave checked against Boost's ibeta).
 void BM_BetaTableBuild(benchmark::State& state) {
   for (auto _ : state) {
     const BetaQuantileTable table(1.93, 3.07);

@@ -67,17 +67,59 @@ struct BetaQuantileTable::Half::Node {
   bool ok = false;  // x is a normal double; a variable's derivatives may still be unusable
 };
 
-BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p) const {
+// x with I_x(a, b) = p by Halley steps on I_x(a, b) - p from a guess, with the density there:
+// from a good guess one evaluation of ibeta and ibeta_derivative, where ibeta_inv takes several
+// after its own first guess. With phi = f'/f and lambda = max(|a - 1|, 1) / x + |b - 1| / y,
+// which bounds |phi| and |f''/f|^(1/2), a step from an error e leaves about lambda^2 e^3 / 4, so a
+// step with |delta| lambda <= 1e-6 ends within 1e-18 x of the root (plus ibeta's own rounding).
+// The density there is f (1 - phi delta) + O((lambda delta)^2) for the f at the step's start.
+// Returns NaN where the steps leave (0, 1) or do not settle, and where ibeta_inv is a closed form
+// and cheaper (a or b = 1, a = b = 1/2): node() then asks ibeta_inv.
+BetaQuantileTable::Half::Root BetaQuantileTable::Half::solve(double p, double guess) const {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  if (a_ == 1.0 || b_ == 1.0 || (a_ == 0.5 && b_ == 0.5)) return {kNaN, kNaN};
+  double x = guess;
+  for (int i = 0; i < 8; ++i) {
+    if (!(x >= std::numeric_limits<double>::min() && x < 1.0)) break;
+    const double y = 1.0 - x;
+    const double f = boost::math::ibeta_derivative(a_, b_, x, kDensityPolicy);
+    if (!(f > 0.0) || !std::isfinite(f)) break;
+    const double newton = (boost::math::ibeta(a_, b_, x, kPolicy) - p) / f;
+    const double phi = (a_ - 1.0) / x - (b_ - 1.0) / y;
+    // Halley's step, or Newton's where the curvature would dominate it.
+    const double delta =
+        std::fabs(newton * phi) < 1.0 ? newton / (1.0 - 0.5 * newton * phi) : newton;
+    const double step =
+        std::fabs(delta) * (std::max(std::fabs(a_ - 1.0), 1.0) / x + std::fabs(b_ - 1.0) / y);
+    x -= delta;
+    if (step <= 1e-9) return {x, f * (1.0 - phi * delta)};
+    if (step <= 1e-6) {
+      if (!(x >= std::numeric_limits<double>::min() && x < 1.0)) break;
+      return {x, boost::math::ibeta_derivative(a_, b_, x, kDensityPolicy)};
+    }
+  }
+  return {kNaN, kNaN};
+}
+
+BetaQuantileTable::Half::Node BetaQuantileTable::Half::node(double w, double p,
+                                                            double guess) const {
   if (std::max(std::fabs(k_), 1.0) * c_ * w <= 1e-6) return series(w, p);
   Node n;
   n.p.v = p;
   n.w.v = w;
   double x = 0.0, y = 0.0, f = 0.0;  // x, 1 - x and the density at x
-  try {
-    x = boost::math::ibeta_inv(a_, b_, p, &y, kPolicy);
-    f = boost::math::ibeta_derivative(a_, b_, x, kDensityPolicy);
-  } catch (const std::exception&) {
-    return n;
+  const Root root = solve(p, guess);
+  if (root.x == root.x) {
+    x = root.x;
+    y = 1.0 - x;
+    f = root.f;
+  } else {
+    try {
+      x = boost::math::ibeta_inv(a_, b_, p, &y, kPolicy);
+      f = boost::math::ibeta_derivative(a_, b_, x, kDensityPolicy);
+    } catch (const std::exception&) {
+      return n;
+    }
   }
   if (!(w > 0.0) || !(x >= std::numeric_limits<double>::min()) || !(y > 0.0) || !(f > 0.0) ||
       !std::isfinite(f)) {
@@ -128,13 +170,14 @@ BetaQuantileTable::Half::Node BetaQuantileTable::Half::series(double w, double p
 }
 
 // Halves the intervals of an octave until there are at least minIntervals and the interpolant is
-// within kTolerance (relative) of the exact quantile at every interval's midpoint; the midpoints
-// then serve as the next level's nodes, so m intervals cost 2m + 1 inversions in all. An octave
-// that does not get there within maxIntervals is left to the caller.
+// within kTolerance (relative) of the exact quantile at every interval's midpoint, solved for from
+// the interpolant there; the midpoints then serve as the next level's nodes, so m intervals cost
+// 2m + 1 roots in all, most of them one evaluation of ibeta. An octave that does not get there
+// within maxIntervals is left to the caller.
 bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const Node& high,
                                        bool overW, int minIntervals, int maxIntervals) {
   const auto at = [overW](const Node& n) -> const Point& { return overW ? n.w : n.p; };
-  octave = {at(low).v, 0.0, static_cast<std::uint32_t>(coefficients_.size()), 0, overW};
+  octave = {at(low).v, 0.0, 0.0, 1.0, static_cast<std::uint32_t>(coefficients_.size()), 0, overW};
   const auto usable = [&](const Node& n) { return n.ok && at(n).usable(); };
   if (!usable(low) || !usable(high) || !(at(high).v > at(low).v)) return false;
   std::vector<Node> nodes = {low, high}, next;
@@ -150,9 +193,11 @@ bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const No
       const double h = rv.v - lv.v;
       pieces.push_back(hermite(l.x, h * lv.d1, h * h * lv.d2, r.x, h * rv.d1, h * h * rv.d2));
       const double v = 0.5 * (lv.v + rv.v);
-      const Node mid = overW ? node(v, a_ == 1.0 ? v : std::pow(v, a_)) : node(wOf(v), v);
+      const double guess = polynomial(pieces.back(), 0.5);
+      const Node mid =
+          overW ? node(v, a_ == 1.0 ? v : std::pow(v, a_), guess) : node(wOf(v), v, guess);
       if (!usable(mid)) return false;
-      within = within && std::fabs(polynomial(pieces.back(), 0.5) - mid.x) <= kTolerance * mid.x;
+      within = within && std::fabs(guess - mid.x) <= kTolerance * mid.x;
       next.push_back(l);
       next.push_back(mid);
     }
@@ -171,8 +216,9 @@ bool BetaQuantileTable::Half::tabulate(Octave& octave, const Node& low, const No
 // Built from the deepest octave up, so that the entry after an octave's last interval is the
 // next octave's first (its value at the shared end) or, where that octave is not tabulated, an
 // entry holding only that value. Octave k runs from p = 2^-(k+2) to 2^-(k+1), with w = wOf(p)
-// exactly as quantile() computes it. Probabilities below 2^-65 are never drawn from uniforms, so
-// the deepest octave gets only a few intervals; shapes that need more leave it to ibeta_inv.
+// exactly as quantile() computes it; its high end is solved for from the quadratic in w at its
+// low end. Probabilities below 2^-65 are never drawn from uniforms, so the deepest octave gets
+// only a few intervals; shapes that need more leave it to ibeta_inv.
 BetaQuantileTable::Half::Half(double a, double b)
     : a_(a),
       b_(b),
@@ -194,12 +240,15 @@ BetaQuantileTable::Half::Half(double a, double b)
   bool previous = false;  // whether the octave below was tabulated
   for (int k = kOctaves; k >= 0; --k) {
     const double p = std::ldexp(1.0, -(k + 1));
-    const Node high = node(wOf(p), p);
+    const double w = wOf(p), dw = w - low.w.v;
+    const Node high = node(w, p, low.x + dw * (low.w.d1 + 0.5 * dw * low.w.d2));
     const std::size_t size = coefficients_.size();
     Octave& octave = octaves_[static_cast<std::size_t>(k)];
     const bool tabulated =
         (k < kOctavesInP && tabulate(octave, low, high, false, kIntervalsInP, kIntervalsInP)) ||
         tabulate(octave, low, high, true, 1, k == kOctaves ? kMaxDeepIntervals : kMaxIntervals);
+    if (low.ok) octave.lowX = low.x;
+    if (high.ok) octave.highX = high.x;
     if (previous && !tabulated) coefficients_.insert(coefficients_.begin() + size, {low.x});
     previous = tabulated;
     low = high;

@@ -3,23 +3,26 @@
 // in batch (scaledQuantiles) and 9 ns one at a time, against 1.7 microseconds for Boost's
 // ibeta_inv (bench/distribution_bench.cpp):
 //
-//   const BetaQuantileTable table(1.4, 4.6);  // about 3 ms to build; const afterwards
+//   const BetaQuantileTable table(1.4, 4.6);  // about 0.5 ms to build; const afterwards
 //   double x = table.quantile(0.3);           // I_x(1.4, 4.6) = 0.3
 //
 // Accuracy. The constructor refines each octave of p until the table is within kTolerance
-// (3e-14, relative) of Boost's ibeta_inv in double at the midpoint of every interval. The error
-// is relative to x for p <= 1/2 and to 1 - x above (complementQuantile), so both tails keep their
-// precision. Against Boost in long double on dense grids down to p = 1e-19, the largest relative
-// error is 3.0e-14 for PERT shapes (alpha, beta in [1, 5]), 5.0e-14 over 60 random alpha, beta
-// (log-uniform in [0.1, 50]), 4.2e-14 at alpha = beta = 50 and 5.8e-14 at 100, where Boost's own
-// double inverse is off by as much; in absolute terms it stays under 2.3e-14 on [0, 1]. Octaves
-// that neither 64 intervals in p nor 128 in w bring within the tolerance (much larger shapes, or
-// quantiles that underflow) are answered by ibeta_inv itself, as is p < 2^-65 for shapes whose
-// deepest octave would need more than 8 intervals.
+// (3e-14, relative) of the exact quantile at the midpoint of every interval: the root of Boost's
+// ibeta in double, solved for by Halley steps from the interpolant to within ibeta's rounding
+// (closer than ibeta_inv in double, which stops its own steps sooner: over the test's shapes with
+// alpha, beta in [1, 50] the nodes are within 1.5e-15 of Boost in long double, ibeta_inv 2.5e-14).
+// The error is relative to x for p <= 1/2 and to 1 - x above (complementQuantile), so both tails
+// keep their precision. Against Boost in long double on dense grids down to p = 1e-19, the
+// largest relative error is 2.8e-14 for PERT shapes (alpha, beta in [1, 5]), 3.8e-14 over 60
+// random alpha, beta (log-uniform in [0.1, 50]), 2.9e-14 at alpha = beta = 50 and 2.7e-14 at
+// 100; in absolute terms it stays under 2.3e-14 on [0, 1]. Octaves that neither 64 intervals in
+// p nor 128 in w bring within the tolerance (much larger shapes, or quantiles that underflow) are
+// answered by ibeta_inv itself, as is p < 2^-65 for shapes whose deepest octave would need more
+// than 8 intervals.
 //
 // Draws are non-decreasing in p across intervals, octaves and the split at 1/2 (each is clamped
-// between its interval's end values); inside an interval no step back between adjacent doubles
-// showed in 1.2 10^7 random pairs over 12 shapes.
+// between its interval's end values, ibeta_inv's answers between their octave's); inside an
+// interval no step back between adjacent doubles showed in 1.2 10^7 random pairs over 12 shapes.
 #pragma once
 
 #include <algorithm>
@@ -123,11 +126,15 @@ class BetaQuantileTable {
     using Coefficients = std::array<double, 6>;
     struct Octave {
       double low = 0.0, inverseStep = 0.0;  // the variable at the octave's low end; 1 / step
+      double lowX = 0.0, highX = 1.0;       // the quantile at its ends, bounds for ibeta_inv's
       std::uint32_t first = 0, count = 0;   // count 0: answered by ibeta_inv
       bool overW = false;                   // variable w = p^(1/a), else p
     };
     struct Point;
     struct Node;
+    struct Root {
+      double x, f;  // the quantile and the density there
+    };
 
     // The octaves from 0 down to n - 1 when they are all tabulated in p (n <= kOctavesInP), as
     // one run of count = 64 n intervals from `first` on (count 0: no run), indexed by the top
@@ -160,7 +167,8 @@ class BetaQuantileTable {
     }
 
     double evaluate(const Octave& o, double p) const {
-      if (o.count == 0) return exact(p);
+      // ibeta_inv's answers are clamped like the pieces, to the nodes' more precise values.
+      if (o.count == 0) return std::min(std::max(exact(p), o.lowX), o.highX);
       // w rounded below the octave's low end counts as the low end.
       const double t = ((o.overW ? std::max(wOf(p), o.low) : p) - o.low) * o.inverseStep;
       const std::uint32_t i = std::min(static_cast<std::uint32_t>(t), o.count - 1);
@@ -175,7 +183,8 @@ class BetaQuantileTable {
     double wOf(double p) const { return inverseA_ == 1.0 ? p : std::pow(p, inverseA_); }
     double deepTail(double p) const;
     double exact(double p) const;
-    Node node(double w, double p) const;
+    Root solve(double p, double guess) const;
+    Node node(double w, double p, double guess) const;
     Node series(double w, double p) const;
     bool tabulate(Octave& octave, const Node& low, const Node& high, bool overW, int minIntervals,
                   int maxIntervals);

@@ -1,14 +1,19 @@
 #include "spinval/statistics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <exception>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -58,8 +63,7 @@ namespace {
 // the mean to first order (the corrected two-pass algorithm of Chan, Golub and LeVeque 1983).
 // Each sum runs in four fixed lanes added in a fixed order, so the loop vectorises without
 // reassociation and the digits do not depend on the compiler's choices.
-template <std::size_t Stride>
-Moments twoPass(const double* x, std::size_t n, std::size_t stride = Stride) {
+Moments twoPass(const double* x, std::size_t n, std::size_t stride) {
   if (n == 0) return {};
   constexpr std::size_t L = 4;
   double sum[L] = {}, lo[L], hi[L];
@@ -101,14 +105,115 @@ Moments twoPass(const double* x, std::size_t n, std::size_t stride = Stride) {
                             std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3])));
 }
 
+// twoPass of C contiguous columns of n values at once, with the same lanes and so the same
+// digits: each lane's sum is a chain of dependent additions, and C columns' chains side by side
+// (two SSE2 lanes to a register) keep the adder busy where one column's would wait on it.
+template <std::size_t C>
+void twoPassColumns(const double* const* x, std::size_t n, Moments* out) {
+#ifndef __SSE2__
+  for (std::size_t c = 0; c < C; ++c) out[c] = twoPass(x[c], n, 1);
+#else
+  if (n == 0) {
+    for (std::size_t c = 0; c < C; ++c) out[c] = Moments{};
+    return;
+  }
+  // Registers [c][0] hold lanes 0 and 1, [c][1] lanes 2 and 3.
+  __m128d sum[C][2], lo[C][2], hi[C][2];
+  for (std::size_t c = 0; c < C; ++c) {
+    for (std::size_t h = 0; h < 2; ++h) {
+      sum[c][h] = _mm_setzero_pd();
+      lo[c][h] = hi[c][h] = _mm_set1_pd(x[c][0]);
+    }
+  }
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (std::size_t c = 0; c < C; ++c) {
+      for (std::size_t h = 0; h < 2; ++h) {
+        const __m128d v = _mm_loadu_pd(x[c] + i + 2 * h);
+        sum[c][h] = _mm_add_pd(sum[c][h], v);
+        lo[c][h] = _mm_min_pd(v, lo[c][h]);  // v < lo ? v : lo, lane by lane
+        hi[c][h] = _mm_max_pd(v, hi[c][h]);  // v > hi ? v : hi
+      }
+    }
+  }
+  const std::size_t body = i;
+  for (std::size_t c = 0; c < C; ++c) {
+    alignas(16) double s[4], l[4], u[4];
+    for (std::size_t h = 0; h < 2; ++h) {
+      _mm_store_pd(s + 2 * h, sum[c][h]);
+      _mm_store_pd(l + 2 * h, lo[c][h]);
+      _mm_store_pd(u + 2 * h, hi[c][h]);
+    }
+    for (i = body; i < n; ++i) {
+      const double v = x[c][i];
+      s[0] += v;
+      l[0] = v < l[0] ? v : l[0];
+      u[0] = v > u[0] ? v : u[0];
+    }
+    const double count = static_cast<double>(n);
+    const double mean = ((s[0] + s[1]) + (s[2] + s[3])) / count;
+    out[c] = Moments::fromState(n, mean, 0.0, std::min(std::min(l[0], l[1]), std::min(l[2], l[3])),
+                                std::max(std::max(u[0], u[1]), std::max(u[2], u[3])));
+  }
+  __m128d mean[C], squares[C][2], deviations[C][2];
+  for (std::size_t c = 0; c < C; ++c) {
+    mean[c] = _mm_set1_pd(out[c].mean());
+    for (std::size_t h = 0; h < 2; ++h) squares[c][h] = deviations[c][h] = _mm_setzero_pd();
+  }
+  for (i = 0; i < body; i += 4) {
+    for (std::size_t c = 0; c < C; ++c) {
+      for (std::size_t h = 0; h < 2; ++h) {
+        const __m128d d = _mm_sub_pd(_mm_loadu_pd(x[c] + i + 2 * h), mean[c]);
+        squares[c][h] = _mm_add_pd(squares[c][h], _mm_mul_pd(d, d));
+        deviations[c][h] = _mm_add_pd(deviations[c][h], d);
+      }
+    }
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    alignas(16) double q[4], e[4];
+    for (std::size_t h = 0; h < 2; ++h) {
+      _mm_store_pd(q + 2 * h, squares[c][h]);
+      _mm_store_pd(e + 2 * h, deviations[c][h]);
+    }
+    const double m = out[c].mean();
+    for (i = body; i < n; ++i) {
+      const double d = x[c][i] - m;
+      q[0] += d * d;
+      e[0] += d;
+    }
+    const double count = static_cast<double>(n);
+    const double s2 = (q[0] + q[1]) + (q[2] + q[3]);
+    const double s1 = (e[0] + e[1]) + (e[2] + e[3]);
+    out[c] =
+        Moments::fromState(n, m, std::max(s2 - s1 * s1 / count, 0.0), out[c].min(), out[c].max());
+  }
+#endif
+}
+
+// The moments of contiguous columns, two at a time.
+void columnMoments(const std::vector<const double*>& columns, std::size_t n,
+                   const std::vector<Moments*>& out) {
+  std::size_t c = 0;
+  for (; c + 2 <= columns.size(); c += 2) {
+    Moments pair[2];
+    twoPassColumns<2>(columns.data() + c, n, pair);
+    *out[c] = pair[0];
+    *out[c + 1] = pair[1];
+  }
+  if (c < columns.size()) twoPassColumns<1>(columns.data() + c, n, out[c]);
+}
+
 Moments stridedMoments(const double* x, std::size_t n, std::size_t stride) {
-  return stride == 1 ? twoPass<1>(x, n) : twoPass<0>(x, n, stride);
+  if (stride != 1) return twoPass(x, n, stride);
+  Moments m;
+  twoPassColumns<1>(&x, n, &m);
+  return m;
 }
 
 }  // namespace
 
 Moments Moments::of(std::span<const double> values) {
-  return twoPass<1>(values.data(), values.size());
+  return stridedMoments(values.data(), values.size(), 1);
 }
 
 double Moments::variance() const {
@@ -164,26 +269,226 @@ void selectRanks(std::span<double> values, std::size_t lo, std::size_t hi,
   }
 }
 
-// count[i] = the number of bounds <= v[i], two values at a time with SSE2 (compilers do not
-// vectorise a double comparison into integer counts).
-void countBoundsBelow(const double* v, std::size_t n, const std::vector<double>& bounds,
-                      std::int64_t* count) {
-  std::size_t i = 0;
+// Partitions a[0, n) in place around the pivot, through scratch[0, n): the values below it (or,
+// with OrEqual, not above it) first; returns their number. Each value is written to both ends of
+// the scratch and only one end advances, so the loop has no branch on the values to mispredict.
+template <bool OrEqual>
+std::size_t partition(double* a, double* scratch, std::size_t n, double pivot) {
+  std::size_t lo = 0, hi = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = a[i];
+    const std::size_t left = (OrEqual ? x <= pivot : x < pivot) ? 1 : 0;
+    scratch[lo] = x;
+    scratch[hi - 1] = x;
+    lo += left;
+    hi -= 1 - left;
+  }
+  std::copy_n(scratch, n, a);
+  return lo;
+}
+
+// A pivot for a[0, n) that splits the ranks [first, last) (relative to a) about their middle
+// one: that rank's share of 15 evenly spaced values, sorted.
+double pivotFor(const double* a, std::size_t n, const std::uint64_t* first,
+                const std::uint64_t* last, std::size_t base) {
+  constexpr std::size_t kSpaced = 15;
+  std::array<double, kSpaced> spaced;
+  for (std::size_t j = 0; j < kSpaced; ++j) spaced[j] = a[(2 * j + 1) * n / (2 * kSpaced)];
+  std::sort(spaced.begin(), spaced.end());
+  const std::uint64_t target = first[(last - first) / 2] - base;
+  return spaced[std::min<std::size_t>(kSpaced - 1, target * kSpaced / n)];
+}
+
+// What selectRanks does, several times faster: quickselect towards all the ranks at once with
+// the branch-free partition above, pivots aimed at the ranks, and the values equal to a pivot
+// that is the least value split off (so ties always make progress). After `depth` levels
+// (only for values in an unlucky order) it hands the range to selectRanks. scratch holds at
+// least hi - lo values.
+void quickSelectRanks(double* values, double* scratch, std::size_t lo, std::size_t hi,
+                      const std::uint64_t* first, const std::uint64_t* last, int depth) {
+  while (first != last) {
+    const std::size_t n = hi - lo;
+    if (n <= 32) {
+      std::sort(values + lo, values + hi);
+      return;
+    }
+    if (depth-- == 0) {
+      selectRanks(std::span(values, hi), lo, hi, first, last);
+      return;
+    }
+    const double pivot = pivotFor(values + lo, n, first, last, lo);
+    std::size_t split = lo + partition<false>(values + lo, scratch, n, pivot);
+    if (split == lo) {
+      // The pivot is the least value: the values equal to it are in place.
+      split = lo + partition<true>(values + lo, scratch, n, pivot);
+      first = std::lower_bound(first, last, split);
+      lo = split;
+      continue;
+    }
+    const std::uint64_t* right = std::lower_bound(first, last, split);
+    quickSelectRanks(values, scratch, lo, split, first, right, depth);
+    first = right;
+    lo = split;
+  }
+}
+
+// quickSelectRanks over all of `values` for increasing ranks (repeats allowed).
+void selectRanksFast(std::span<double> values, const std::uint64_t* first,
+                     const std::uint64_t* last) {
+  if (first == last) return;
+  const auto scratch = std::make_unique_for_overwrite<double[]>(values.size());
+  quickSelectRanks(values.data(), scratch.get(), 0, values.size(), first, last,
+                   2 * static_cast<int>(std::bit_width(values.size())) + 8);
+}
+
+// An order-preserving 32-bit key of a non-NaN double: the high half of its bits, with the lower
+// 31 bits flipped for negative values. As 64-bit integers so flipped, doubles order as they
+// compare (but for -0 < +0); the high half keeps that order without the ties broken, so the key
+// never decreases as x increases. Values within about 2^-20 of each other, relative, may share a
+// key. Four keys fit one SSE2 register, where only two doubles would.
+std::int32_t keyOf(double x) {
+  const auto high = static_cast<std::int32_t>(std::bit_cast<std::uint64_t>(x) >> 32);
+  return high ^ static_cast<std::int32_t>(static_cast<std::uint32_t>(high >> 31) >> 1);
+}
+
 #ifdef __SSE2__
-  for (; i + 2 <= n; i += 2) {
-    const __m128d x = _mm_loadu_pd(v + i);
-    __m128i c = _mm_setzero_si128();
-    // The mask is -1 in each lane where x >= bound.
-    for (double bound : bounds)
-      c = _mm_sub_epi64(c, _mm_castpd_si128(_mm_cmpge_pd(x, _mm_set1_pd(bound))));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(count + i), c);
-  }
+// keyOf(v[0]) .. keyOf(v[3]).
+__m128i keysOf(const double* v) {
+  const __m128 a = _mm_castpd_ps(_mm_loadu_pd(v)), b = _mm_castpd_ps(_mm_loadu_pd(v + 2));
+  const __m128i high = _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm_xor_si128(high, _mm_srli_epi32(_mm_srai_epi32(high, 31), 1));
+}
 #endif
-  for (; i < n; ++i) {
-    std::int64_t c = 0;
-    for (double bound : bounds) c += v[i] >= bound ? 1 : 0;
-    count[i] = c;
+
+// The values found inside one window of orderStatisticsOf. The pass grows it a chunk of values
+// ahead, so that it can write without checking.
+struct Inside {
+  std::unique_ptr<double[]> values;
+  std::size_t size = 0, capacity = 0;
+
+  void reserve(std::size_t wanted) {
+    if (wanted <= capacity) return;
+    const std::size_t grown = std::max(wanted, 2 * capacity);
+    auto v = std::make_unique_for_overwrite<double[]>(grown);
+    std::copy_n(values.get(), size, v.get());
+    values = std::move(v);
+    capacity = grown;
   }
+};
+
+constexpr std::size_t kPassChunk = 4096;  // values between growths of Inside (and count flushes)
+static_assert(kPassChunk / 4 <= 32767);   // 16-bit counts per lane
+
+// One pass over the values for windows 0 .. W - 1: adds to atOrAbove[w] the number of values
+// whose key is above lowAbove[w] (at or above the window) and appends those whose key is also not
+// above highAbove[w] (inside it) to inside[w]. The bounds increase, lowAbove[0] < highAbove[0] <=
+// lowAbove[1] < ..., so a key is above an odd number of them exactly when it is inside a window,
+// the ((that number) - 1) / 2-th. Four keys at a time with SSE2. When few values are inside, the
+// quadruples with one inside take a branch; when many are (Branchless), each value is written to
+// the window the key is in or below and only those inside advance it, which costs less than the
+// mispredicted branches.
+template <std::size_t W, bool Branchless>
+void classify(std::span<const double> values, const std::int32_t* lowAbove,
+              const std::int32_t* highAbove, std::uint64_t* atOrAbove, Inside* inside) {
+  const double* v = values.data();
+  const std::size_t n = values.size();
+#ifdef __SSE2__
+  __m128i low[W], high[W];
+  for (std::size_t w = 0; w < W; ++w) {
+    low[w] = _mm_set1_epi32(lowAbove[w]);
+    high[w] = _mm_set1_epi32(highAbove[w]);
+  }
+  // Per lane, the keys above lowAbove[w] (a mask is -1 where true, so subtracting counts). Above
+  // four windows, in 16 bits, windows 2k and 2k + 1 sharing count[k] (lanes 0-3 and 4-7), so
+  // that the counts stay in registers.
+  constexpr bool kPacked = W > 4;
+  constexpr std::size_t kCounts = kPacked ? (W + 1) / 2 : W;
+#endif
+  for (std::size_t start = 0; start < n; start += kPassChunk) {
+    const std::size_t end = std::min(n, start + kPassChunk);
+    double sink;  // for the values above every window, in the branchless writes
+    double* out[W + 1];
+    out[W] = &sink;
+    for (std::size_t w = 0; w < W; ++w) {
+      inside[w].reserve(inside[w].size + (end - start));
+      out[w] = inside[w].values.get() + inside[w].size;
+    }
+    std::size_t i = start;
+#ifdef __SSE2__
+    __m128i count[kCounts];
+    for (__m128i& lanes : count) lanes = _mm_setzero_si128();
+    for (; i + 4 <= end; i += 4) {
+      // Small pages end the hardware's streams: ask for the values 2 KiB ahead (an address
+      // only, which may lie past the end).
+      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(v + i) + 2048),
+                   _MM_HINT_T0);
+      const __m128i key = keysOf(v + i);
+      __m128i c = _mm_setzero_si128();  // the number of bounds below each key
+      __m128i above[W + 1];
+      above[W] = _mm_setzero_si128();
+      for (std::size_t w = 0; w < W; ++w) {
+        above[w] = _mm_cmpgt_epi32(key, low[w]);
+        c = _mm_sub_epi32(_mm_sub_epi32(c, above[w]), _mm_cmpgt_epi32(key, high[w]));
+      }
+      for (std::size_t k = 0; k < kCounts; ++k) {
+        count[k] = kPacked
+                       ? _mm_sub_epi16(count[k], _mm_packs_epi32(above[2 * k], above[2 * k + 1]))
+                       : _mm_sub_epi32(count[k], above[k]);
+      }
+      if constexpr (Branchless) {
+        alignas(16) std::uint32_t bounds[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(bounds), c);
+        for (std::size_t j = 0; j < 4; ++j) {
+          double*& to = out[bounds[j] >> 1];
+          *to = v[i + j];
+          to += bounds[j] & 1;
+        }
+        continue;
+      }
+      const auto odd =
+          static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_slli_epi32(c, 31))));
+      if (odd != 0) {
+        alignas(16) std::uint32_t bounds[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(bounds), c);
+        for (unsigned lanes = odd; lanes != 0; lanes &= lanes - 1) {
+          const int j = std::countr_zero(lanes);
+          *out[bounds[j] >> 1]++ = v[i + static_cast<std::size_t>(j)];
+        }
+      }
+    }
+    for (std::size_t w = 0; w < W; ++w) {
+      if constexpr (kPacked) {
+        alignas(16) std::uint16_t lanes[8];
+        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), count[w / 2]);
+        for (std::size_t j = 0; j < 4; ++j) atOrAbove[w] += lanes[4 * (w % 2) + j];
+      } else {
+        alignas(16) std::uint32_t lanes[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), count[w]);
+        for (std::uint32_t lane : lanes) atOrAbove[w] += lane;
+      }
+    }
+#endif
+    for (; i < end; ++i) {
+      const std::int32_t key = keyOf(v[i]);
+      std::uint32_t b = 0;
+      for (std::size_t w = 0; w < W; ++w) {
+        const std::uint32_t above = key > lowAbove[w] ? 1 : 0;
+        atOrAbove[w] += above;
+        b += above + (key > highAbove[w] ? 1 : 0);
+      }
+      if (b & 1) *out[b >> 1]++ = v[i];
+    }
+    for (std::size_t w = 0; w < W; ++w) {
+      inside[w].size = static_cast<std::size_t>(out[w] - inside[w].values.get());
+    }
+  }
+}
+
+constexpr std::size_t kMaxPassWindows = 10;  // windows per pass; more take more passes
+
+template <bool Branchless, std::size_t... W>
+constexpr auto classifiers(std::index_sequence<W...>) {
+  return std::array{&classify<W + 1, Branchless>...};
 }
 
 }  // namespace
@@ -195,46 +500,54 @@ std::vector<double> orderStatistics(std::span<double> values,
   }
   std::vector<std::uint64_t> sorted(ranks.begin(), ranks.end());
   std::sort(sorted.begin(), sorted.end());
-  selectRanks(values, 0, values.size(), sorted.data(), sorted.data() + sorted.size());
+  selectRanksFast(values, sorted.data(), sorted.data() + sorted.size());
   std::vector<double> result;
   result.reserve(ranks.size());
   for (std::uint64_t rank : ranks) result.push_back(values[rank]);
   return result;
 }
 
-std::vector<double> orderStatisticsOf(std::span<const double> values,
-                                      std::span<const std::uint64_t> ranks) {
+namespace {
+
+constexpr std::size_t kSampledFrom = std::size_t{1} << 14;  // fewer values: selected on a copy
+
+// x_(r) for the increasing distinct `ranks` of values that are not NaN, into out[0, ranks.size()),
+// without reordering or copying the values (see orderStatisticsOf). The sample's order statistics
+// and each large window's are selected the same way in turn.
+void selectOf(std::span<const double> values, std::span<const std::uint64_t> ranks, double* out) {
   const std::size_t n = values.size();
-  for (std::uint64_t rank : ranks) {
-    if (rank >= n) throw std::out_of_range("order statistic beyond the values");
-  }
   auto selectCopy = [&] {
     std::vector<double> copy(values.begin(), values.end());
-    return orderStatistics(copy, ranks);
+    selectRanksFast(copy, ranks.data(), ranks.data() + ranks.size());
+    for (std::size_t i = 0; i < ranks.size(); ++i) out[i] = copy[ranks[i]];
   };
-  if (n < (std::size_t{1} << 14) || ranks.empty()) return selectCopy();
+  if (n < kSampledFrom || ranks.empty()) return selectCopy();
 
-  // A sample of m = 4 n^(2/3) values (at most n / 8), every (n / m)-th. The number of sample values
-  // below x_(r) is about Binomial(m, p), p = (r + 1/2) / n, so x_(r) lies between the sample's
-  // order statistics 4 standard deviations either side of m p - 1/2 unless the values are in a very
-  // unlikely order; a window of ranks is those bounds, and windows that meet are joined.
-  const auto m = std::min(n / 8, static_cast<std::size_t>(4.0 * std::cbrt(static_cast<double>(n) *
-                                                                          static_cast<double>(n))));
+  // A sample of m = 4 n^(2/3) values (at most n / 8): m / 8 runs of 8 consecutive values (a cache
+  // line, where single values would each cost one), run j from index floor(j n / (m / 8)) rounded
+  // down to a multiple of 8. The number of sample values below x_(r) is about Binomial(m, p),
+  // p = (r + 1/2) / n, so x_(r) lies between the sample's order statistics 4 standard deviations
+  // either side of m p - 1/2 unless the values are in a very unlikely order; a window of ranks is
+  // those bounds, and windows that meet are joined.
+  constexpr std::size_t kRun = 8;
+  const auto m =
+      std::min(n / 8, static_cast<std::size_t>(
+                          4.0 * std::cbrt(static_cast<double>(n) * static_cast<double>(n)))) /
+      kRun * kRun;
+  const std::size_t runs = m / kRun;
   std::vector<double> sample(m);
-  for (std::size_t i = 0; i < m; ++i) sample[i] = values[i * n / m];
-  std::vector<std::uint64_t> sorted(ranks.begin(), ranks.end());
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (std::size_t j = 0; j < runs; ++j) {
+    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(j * n / runs / kRun * kRun), kRun,
+                sample.begin() + static_cast<std::ptrdiff_t>(j * kRun));
+  }
   struct Window {
     std::int64_t lo, hi;              // sample ranks; below 0 or at m and above: unbounded
-    std::size_t firstRank, lastRank;  // [first, last) in `sorted`
-    std::uint64_t below = 0;          // values below the window
-    std::vector<double> inside;       // values in it
+    std::size_t firstRank, lastRank;  // [first, last) in `ranks`
   };
   std::vector<Window> windows;
   const auto sampleSize = static_cast<double>(m);
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const double p = (static_cast<double>(sorted[i]) + 0.5) / static_cast<double>(n);
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    const double p = (static_cast<double>(ranks[i]) + 0.5) / static_cast<double>(n);
     const double centre = p * sampleSize - 0.5;
     const double spread = 4.0 * std::sqrt(sampleSize * p * (1.0 - p)) + 2.0;
     const auto lo = static_cast<std::int64_t>(std::floor(centre - spread));
@@ -243,7 +556,7 @@ std::vector<double> orderStatisticsOf(std::span<const double> values,
       windows.back().hi = std::max(windows.back().hi, hi);
       windows.back().lastRank = i + 1;
     } else {
-      windows.push_back({lo, hi, i, i + 1, 0, {}});
+      windows.push_back({lo, hi, i, i + 1});
     }
   }
   const auto last = static_cast<std::int64_t>(m) - 1;
@@ -252,61 +565,112 @@ std::vector<double> orderStatisticsOf(std::span<const double> values,
     if (w.lo > 0) sampleRanks.push_back(static_cast<std::uint64_t>(w.lo));
     if (w.hi < last) sampleRanks.push_back(static_cast<std::uint64_t>(w.hi));
   }
-  selectRanks(sample, 0, m, sampleRanks.data(), sampleRanks.data() + sampleRanks.size());
-  // Boundaries low_0 <= high_0 <= low_1 <= ...: value v is in window w when low_w <= v <
-  // high_w, that is when exactly 2w + 1 boundaries are <= v. high_w is just above the sample's
-  // value so that values equal to it count as inside.
-  std::vector<double> bounds;
-  for (const Window& w : windows) {
-    bounds.push_back(w.lo > 0 ? sample[static_cast<std::size_t>(w.lo)] : -kInfinity);
-    bounds.push_back(w.hi < last ? std::nextafter(sample[static_cast<std::size_t>(w.hi)], kInfinity)
-                                 : kInfinity);
-  }
-  if (!std::is_sorted(bounds.begin(), bounds.end())) return selectCopy();
+  std::vector<double> sampled(sampleRanks.size());
+  selectOf(sample, sampleRanks, sampled.data());
 
-  // One pass: per chunk, each value's number of boundaries at or below it (vectorised), then
-  // a histogram of those numbers (in four parts, so that equal neighbours do not wait on each
-  // other's increments) and the few values inside a window copied out.
-  constexpr std::size_t kChunk = 256;
-  std::vector<std::uint64_t> histogram(4 * (bounds.size() + 1), 0);
-  std::int64_t count[kChunk];
-  for (std::size_t start = 0; start < n; start += kChunk) {
-    const std::size_t size = std::min(kChunk, n - start);
-    const double* v = values.data() + start;
-    countBoundsBelow(v, size, bounds, count);
-    for (std::size_t i = 0; i < size; ++i) {
-      const auto c = static_cast<std::size_t>(count[i]);
-      ++histogram[(i & 3) * (bounds.size() + 1) + c];
-      if (c & 1) windows[c >> 1].inside.push_back(v[i]);
+  // Window w holds the values whose key is above lowAbove[w] and not above highAbove[w]: at least
+  // those from its low to its high sample value, since the key never decreases. Windows whose keys
+  // meet are joined, so the bounds increase. A window whose sample values are all one value (a
+  // value many paths share, as an indicator's 0 and 1) is likely to hold only that value.
+  std::vector<std::int32_t> lowAbove, highAbove;
+  std::vector<double> lowValue, highValue;       // the sample values at the bounds
+  std::vector<std::size_t> firstRank, lastRank;  // of each joined window, in `ranks`
+  std::vector<std::int64_t> sampledInside;       // its sample ranks, for the expected size
+  const double* bound = sampled.data();
+  for (const Window& w : windows) {
+    const double lowest = w.lo > 0 ? *bound++ : -kInfinity;
+    const double highest = w.hi < last ? *bound++ : kInfinity;
+    const std::int32_t low =
+        w.lo > 0 ? static_cast<std::int32_t>(std::max<std::int64_t>(
+                       std::int64_t{keyOf(lowest)} - 1, std::numeric_limits<std::int32_t>::min()))
+                 : std::numeric_limits<std::int32_t>::min();
+    const std::int32_t high =
+        w.hi < last ? keyOf(highest) : std::numeric_limits<std::int32_t>::max();
+    const std::int64_t sampledRanks = std::min(w.hi, last) - std::max<std::int64_t>(w.lo, 0) + 1;
+    if (!lowAbove.empty() && low < highAbove.back()) {
+      highAbove.back() = std::max(highAbove.back(), high);
+      highValue.back() = std::max(highValue.back(), highest);
+      lastRank.back() = w.lastRank;
+      sampledInside.back() += sampledRanks;
+    } else {
+      lowAbove.push_back(low);
+      highAbove.push_back(high);
+      lowValue.push_back(lowest);
+      highValue.push_back(highest);
+      firstRank.push_back(w.firstRank);
+      lastRank.push_back(w.lastRank);
+      sampledInside.push_back(sampledRanks);
     }
   }
-  // atOrAbove[j]: the values at or above boundary j, those with more than j boundaries below.
-  std::vector<std::uint64_t> atOrAbove(bounds.size(), 0);
-  for (std::size_t part = 0; part < 4; ++part) {
-    for (std::size_t c = 1; c <= bounds.size(); ++c) {
-      for (std::size_t j = 0; j < c; ++j) atOrAbove[j] += histogram[part * (bounds.size() + 1) + c];
-    }
+
+  // One pass per kMaxPassWindows windows: the values at or above each window and those inside,
+  // expected to be as many as in the sample (for a shared value, as many as share it there).
+  const std::size_t count = lowAbove.size();
+  std::vector<Inside> inside(count);
+  std::size_t expectedInside = 0;
+  for (std::size_t w = 0; w < count; ++w) {
+    const auto inSample =
+        lowValue[w] == highValue[w]
+            ? static_cast<std::int64_t>(std::count(sample.begin(), sample.end(), lowValue[w]))
+            : sampledInside[w];
+    const auto expected =
+        std::min(n, static_cast<std::size_t>(static_cast<double>(inSample) *
+                                             static_cast<double>(n) / sampleSize));
+    inside[w].reserve(expected + expected / 4 + kPassChunk);
+    expectedInside += expected;
+  }
+  std::vector<std::uint64_t> atOrAbove(count, 0);
+  // Branches on the values inside cost less than writing every value while fewer than about a
+  // fifth of the quadruples hold one.
+  static constexpr auto kBranching =
+      classifiers<false>(std::make_index_sequence<kMaxPassWindows>{});
+  static constexpr auto kBranchless =
+      classifiers<true>(std::make_index_sequence<kMaxPassWindows>{});
+  const auto& classify = 20 * expectedInside > n ? kBranchless : kBranching;
+  for (std::size_t first = 0; first < count; first += kMaxPassWindows) {
+    const std::size_t size = std::min(kMaxPassWindows, count - first);
+    classify[size - 1](values, lowAbove.data() + first, highAbove.data() + first,
+                       atOrAbove.data() + first, inside.data() + first);
   }
 
   // x_(r) is the (r - below)-th of the window's values when the window holds rank r; otherwise
   // the sample misled and the values are selected in full.
-  std::vector<double> selected(sorted.size());
   std::vector<std::uint64_t> local;
-  for (std::size_t w = 0; w < windows.size(); ++w) {
-    Window& window = windows[w];
-    window.below = n - atOrAbove[2 * w];
+  for (std::size_t w = 0; w < count; ++w) {
+    const std::uint64_t below = n - atOrAbove[w];
+    const std::size_t size = inside[w].size;
     local.clear();
-    for (std::size_t i = window.firstRank; i < window.lastRank; ++i) {
-      if (sorted[i] < window.below || sorted[i] - window.below >= window.inside.size()) {
-        return selectCopy();
-      }
-      local.push_back(sorted[i] - window.below);
+    for (std::size_t i = firstRank[w]; i < lastRank[w]; ++i) {
+      if (ranks[i] < below || ranks[i] - below >= size) return selectCopy();
+      local.push_back(ranks[i] - below);
     }
-    selectRanks(window.inside, 0, window.inside.size(), local.data(), local.data() + local.size());
-    for (std::size_t i = window.firstRank; i < window.lastRank; ++i) {
-      selected[i] = window.inside[local[i - window.firstRank]];
+    // A window of one shared value needs no selection; one of more than half the values (their
+    // keys being few) is selected in place.
+    const std::span<double> window(inside[w].values.get(), size);
+    if (lowValue[w] == highValue[w] &&
+        std::all_of(window.begin(), window.end(), [&](double x) { return x == lowValue[w]; })) {
+      std::fill_n(out + firstRank[w], local.size(), lowValue[w]);
+    } else if (2 * size <= n) {
+      selectOf(window, local, out + firstRank[w]);
+    } else {
+      selectRanksFast(window, local.data(), local.data() + local.size());
+      for (std::size_t i = 0; i < local.size(); ++i) out[firstRank[w] + i] = window[local[i]];
     }
   }
+}
+
+}  // namespace
+
+std::vector<double> orderStatisticsOf(std::span<const double> values,
+                                      std::span<const std::uint64_t> ranks) {
+  for (std::uint64_t rank : ranks) {
+    if (rank >= values.size()) throw std::out_of_range("order statistic beyond the values");
+  }
+  std::vector<std::uint64_t> sorted(ranks.begin(), ranks.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<double> selected(sorted.size());
+  selectOf(values, sorted, selected.data());
   std::vector<double> result;
   result.reserve(ranks.size());
   for (std::uint64_t rank : ranks) {
@@ -555,9 +919,13 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
   BlockStatistics stats;
   stats.outputs.resize(layout.outputs.size());
   stats.outputUnits.assign(layout.outputs.size(), std::vector<Moments>(unitCount(model)));
+  // The moments of every output and yearly column, taken together (see columnMoments).
+  std::vector<const double*> columns;
+  std::vector<Moments*> moments;
   for (std::size_t k = 0; k < layout.outputs.size(); ++k) {
     const double* column = block.outputs.col(static_cast<Eigen::Index>(k)).data();
-    stats.outputs[k] = stridedMoments(column, rows, 1);
+    columns.push_back(column);
+    moments.push_back(&stats.outputs[k]);
     unitMoments(model, firstPath, column, rows, scratch, stats.outputUnits[k]);
   }
   for (const Threshold& t : options_.thresholds) {
@@ -583,9 +951,11 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
           ++stats.categoryCounts[base + static_cast<std::size_t>(column[i])];
         }
       }
-      stats.yearly[slot] = stridedMoments(column, rows, 1);
+      columns.push_back(column);
+      moments.push_back(&stats.yearly[slot]);
     }
   }
+  columnMoments(columns, rows, moments);
   return stats;
 }
 

@@ -236,6 +236,250 @@ TEST(Quantiles, MultiSelectionMatchesSort) {
   EXPECT_THROW(orderStatistics(values, beyond), std::out_of_range);
 }
 
+// x_(r) for each of `ranks` by a full sort.
+std::vector<double> bySort(std::vector<double> values, const std::vector<std::uint64_t>& ranks) {
+  std::sort(values.begin(), values.end());
+  std::vector<double> x;
+  for (std::uint64_t r : ranks) x.push_back(values[r]);
+  return x;
+}
+
+// What the summary asks of a column of n values: each reported quantile's two type-7 ranks and
+// its interval, the yearly p05, p50 and p95, and the extremes.
+std::vector<std::uint64_t> summaryRanks(std::uint64_t n) {
+  std::vector<std::uint64_t> ranks = {0, n - 1};
+  for (double p : kReportedProbabilities) {
+    const auto lo = static_cast<std::uint64_t>(std::floor(static_cast<double>(n - 1) * p));
+    const auto [a, b] = quantileIntervalRanks(n, p);
+    for (std::uint64_t r : {lo, std::min(lo + 1, n - 1), a, b}) ranks.push_back(r);
+  }
+  for (double p : {0.05, 0.95}) {
+    const auto lo = static_cast<std::uint64_t>(std::floor(static_cast<double>(n - 1) * p));
+    for (std::uint64_t r : {lo, std::min(lo + 1, n - 1)}) ranks.push_back(r);
+  }
+  return ranks;
+}
+
+// Columns that stress the selection: keys shared by many values, values shared by many paths
+// (an indicator's 0 and 1), signed zeros, a span of many orders of magnitude, and orders a
+// sample reads badly.
+std::vector<double> column(int kind, std::size_t n, std::mt19937_64& engine) {
+  std::normal_distribution<double> normal;
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double z = normal(engine);
+    switch (kind) {
+      case 0:
+        v[i] = z;
+        break;  // normal
+      case 1:
+        v[i] = static_cast<double>(engine() % 7);
+        break;  // heavy ties
+      case 2:
+        v[i] = static_cast<double>(i);
+        break;  // sorted
+      case 3:
+        v[i] = -static_cast<double>(i) * 0.25;
+        break;  // reversed
+      case 4:
+        v[i] = 2.5;
+        break;  // constant
+      case 5:
+        v[i] = engine() % 100 < 15 ? 0.0 : 1.0;
+        break;  // indicator
+      case 6:
+        v[i] = std::exp(8.0 * z);
+        break;  // 1e-10 .. 1e10
+      case 7:
+        v[i] = 1e9 + 1e-4 * z;
+        break;  // one key
+      case 8:
+        v[i] = engine() % 2 == 0 ? 0.0 : (engine() % 2 == 0 ? -0.0 : z);
+        break;  // zeros
+      case 9:
+        v[i] = static_cast<double>((i * 7919) % 1000) - 500.0;
+        break;  // sawtooth
+      default:  // a shared value and a few neighbours with the same key
+        v[i] = engine() % 10 != 0 ? 1.0 : 1.0 + 1e-12 * static_cast<double>(engine() % 5 + 1);
+    }
+  }
+  return v;
+}
+
+// Exact order statistics without reordering, around the size where the sample starts (2^14)
+// and well above it, for every kind of column, the summary's ranks and random ones.
+TEST(Quantiles, OrderStatisticsOfMatchesSort) {
+  std::mt19937_64 engine(17);
+  for (std::size_t n : {16383u, 16384u, 16385u, 16391u, 40000u, 250007u}) {
+    for (int kind = 0; kind < 11; ++kind) {
+      const std::vector<double> values = column(kind, n, engine);
+      std::vector<std::uint64_t> ranks = summaryRanks(n);
+      for (int i = 0; i < 10; ++i) ranks.push_back(engine() % n);
+      const auto x = orderStatisticsOf(values, ranks);
+      const auto expected = bySort(values, ranks);
+      ASSERT_EQ(x.size(), ranks.size());
+      for (std::size_t i = 0; i < ranks.size(); ++i) {
+        ASSERT_EQ(x[i], expected[i]) << "n " << n << " kind " << kind << " rank " << ranks[i];
+      }
+    }
+  }
+}
+
+// A million values, the size of a full run's columns, with the summary's ranks.
+TEST(Quantiles, OrderStatisticsOfAMillionValues) {
+  std::mt19937_64 engine(5);
+  const std::size_t n = 1000000;
+  for (int kind : {0, 5, 6, 10}) {
+    const std::vector<double> values = column(kind, n, engine);
+    const std::vector<std::uint64_t> ranks = summaryRanks(n);
+    EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks)) << "kind " << kind;
+  }
+}
+
+// Values in an order that misleads the sample: the sampled runs (m / 8 runs of 8 values, run j
+// from floor(j n / (m / 8)) rounded down to a multiple of 8, m = 4 n^(2/3)) hold the largest
+// values, so every window misses its ranks and the values are selected in full; or they hold
+// one value that the others are not.
+TEST(Quantiles, OrderStatisticsOfWhenTheSampleMisleads) {
+  const std::size_t n = 100003;
+  const auto m =
+      std::min(n / 8, static_cast<std::size_t>(
+                          4.0 * std::cbrt(static_cast<double>(n) * static_cast<double>(n)))) /
+      8 * 8;
+  const std::size_t runs = m / 8;
+  std::vector<bool> sampled(n, false);
+  for (std::size_t j = 0; j < runs; ++j) {
+    for (std::size_t i = 0; i < 8; ++i) sampled[j * n / runs / 8 * 8 + i] = true;
+  }
+  std::vector<double> values(n);
+  double top = static_cast<double>(n), rest = 0.0;
+  for (std::size_t i = 0; i < n; ++i) values[i] = sampled[i] ? --top : rest++;
+  const std::vector<std::uint64_t> ranks = summaryRanks(n);
+  EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks));
+  // The same with ties among the values the sample misses.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!sampled[i]) values[i] = std::floor(values[i] / 100.0);
+  }
+  EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks));
+  // A sample of one value, which the others are just above (but for 1 in 7) and share a key
+  // with: the window of that value holds them too.
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = sampled[i] ? 1.0 : 1.0 + 1e-12 * static_cast<double>(i % 7);
+  }
+  const std::vector<std::uint64_t> inner = {n / 4, n / 2, n / 2 + 1, 3 * n / 4};
+  EXPECT_EQ(orderStatisticsOf(values, inner), bySort(values, inner));
+  EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks));
+}
+
+// The selection that reorders: orders that defeat simple pivots, ties, and the values are still
+// the same values afterwards.
+TEST(Quantiles, OrderStatisticsReorderOnly) {
+  std::mt19937_64 engine(23);
+  for (std::size_t n : {1u, 2u, 33u, 100u, 1000u, 50001u}) {
+    for (int kind = 0; kind < 11; ++kind) {
+      std::vector<double> values = column(kind, n, engine);
+      if (kind == 9) {  // organ pipe
+        for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<double>(std::min(i, n - i));
+      }
+      const std::vector<double> before = values;
+      std::vector<std::uint64_t> ranks = summaryRanks(n);
+      for (int i = 0; i < 10; ++i) ranks.push_back(engine() % n);
+      EXPECT_EQ(orderStatistics(values, ranks), bySort(before, ranks))
+          << "n " << n << " kind " << kind;
+      std::vector<double> a = values, b = before;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      EXPECT_EQ(a, b) << "n " << n << " kind " << kind;
+    }
+  }
+}
+
+// The moments of a block's columns (taken two at a time) and of a span (one) have the digits of
+// the documented four-lane two-pass sums, whatever the number of values.
+TEST(Moments, TwoPassDigitsFollowTheLanes) {
+  auto reference = [](const std::vector<double>& x) {
+    const std::size_t n = x.size();
+    double sum[4] = {}, lo[4], hi[4], squares[4] = {}, deviations[4] = {};
+    for (std::size_t j = 0; j < 4; ++j) lo[j] = hi[j] = x[0];
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t j = i < n / 4 * 4 ? i % 4 : 0;
+      sum[j] += x[i];
+      lo[j] = std::min(lo[j], x[i]);
+      hi[j] = std::max(hi[j], x[i]);
+    }
+    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / static_cast<double>(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t j = i < n / 4 * 4 ? i % 4 : 0;
+      const double d = x[i] - mean;
+      squares[j] += d * d;
+      deviations[j] += d;
+    }
+    const double s2 = (squares[0] + squares[1]) + (squares[2] + squares[3]);
+    const double s1 = (deviations[0] + deviations[1]) + (deviations[2] + deviations[3]);
+    return Moments::fromState(n, mean, std::max(s2 - s1 * s1 / static_cast<double>(n), 0.0),
+                              *std::min_element(x.begin(), x.end()),
+                              *std::max_element(x.begin(), x.end()));
+  };
+  Layout layout;
+  layout.years = 1;
+  layout.outputs = {"a", "b", "c"};
+  std::mt19937_64 engine(29);
+  std::lognormal_distribution<double> lognormal(20.0, 1.5);
+  for (std::size_t n : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 1023u, 1024u, 1027u}) {
+    RunStatistics run(layout, n);
+    BlockOutput block;
+    block.resize(layout, static_cast<Eigen::Index>(n));
+    for (Eigen::Index k = 0; k < 3; ++k) {
+      for (Eigen::Index i = 0; i < block.outputs.rows(); ++i)
+        block.outputs(i, k) = lognormal(engine);
+    }
+    const BlockStatistics stats = run.blockStatistics(0, block);
+    for (Eigen::Index k = 0; k < 3; ++k) {
+      const std::vector<double> x(block.outputs.col(k).data(), block.outputs.col(k).data() + n);
+      const Moments expected = reference(x);
+      for (const Moments& got : {stats.outputs[static_cast<std::size_t>(k)], Moments::of(x)}) {
+        EXPECT_EQ(got.count(), expected.count());
+        EXPECT_EQ(got.mean(), expected.mean()) << "n " << n << " column " << k;
+        EXPECT_EQ(got.m2(), expected.m2()) << "n " << n << " column " << k;
+        EXPECT_EQ(got.min(), expected.min());
+        EXPECT_EQ(got.max(), expected.max());
+      }
+    }
+  }
+}
+
+// Columns of several MiB are mappings of their own: they keep their values as they are written
+// block by block, as the run grows, and as they are selected from.
+TEST(RunStatistics, LargeColumnsKeepTheirValues) {
+  Layout layout;
+  layout.years = 1;
+  layout.outputs = {"a"};
+  const std::uint64_t first = 600000, grown = 1000000;  // 4.8 MB, then 8 MB
+  RunStatistics run(layout, first);
+  BlockOutput block;
+  auto value = [](std::uint64_t p) { return static_cast<double>((p * 7919) % 1000003); };
+  auto fill = [&](std::uint64_t from, std::uint64_t to) {
+    for (std::uint64_t start = from; start < to; start += 1024) {
+      const std::uint64_t rows = std::min<std::uint64_t>(1024, to - start);
+      block.resize(layout, static_cast<Eigen::Index>(rows));
+      for (std::uint64_t i = 0; i < rows; ++i) {
+        block.outputs(static_cast<Eigen::Index>(i), 0) = value(start + i);
+      }
+      run.store(start, block);
+      run.merge(run.blockStatistics(start, block));
+    }
+  };
+  fill(0, first);
+  run.extend(grown);
+  fill(first, grown);
+  const auto stored = run.outputValues(0);
+  ASSERT_EQ(stored.size(), grown);
+  for (std::uint64_t p = 0; p < grown; ++p) ASSERT_EQ(stored[p], value(p)) << "path " << p;
+  const std::vector<double> values(stored.begin(), stored.end());
+  const std::vector<std::uint64_t> ranks = summaryRanks(grown);
+  EXPECT_EQ(orderStatisticsOf(stored, ranks), bySort(values, ranks));
+}
+
 // The summary's digits do not depend on how many threads select its quantiles.
 TEST(RunStatistics, SummaryIndependentOfThreads) {
   const Layout layout = twoYearLayout();

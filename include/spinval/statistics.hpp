@@ -61,8 +61,9 @@ double quantileOfSorted(std::span<const double> sorted, double p);
 std::vector<double> orderStatistics(std::span<double> values, std::span<const std::uint64_t> ranks);
 // The same without reordering (or copying) the values, which must not be NaN: one pass
 // counts the values below a window of each group of nearby ranks, located from a sample of
-// 4 n^(2/3) values (Floyd and Rivest), and copies the few inside; they are selected as above.
-// Falls back to orderStatistics on a copy when the sample misleads, so the result is exact.
+// 4 n^(2/3) values (Floyd and Rivest), and copies the few inside; the sample's and the windows'
+// order statistics are selected the same way in turn. Falls back to selecting from a copy when
+// the sample misleads, so the result is exact.
 std::vector<double> orderStatisticsOf(std::span<const double> values,
                                       std::span<const std::uint64_t> ranks);
 // Type-7 quantiles of unsorted values at increasing probabilities; reorders `values`.

@@ -8,6 +8,10 @@
 #include <new>
 #include <string>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "commands.hpp"
 #include "manifest.hpp"
 #include "spinval/cluster.hpp"
@@ -35,6 +39,14 @@ int failAlone(const spinval::Communicator& world, int status, const std::string&
 
 int main(int argc, char** argv) {
   using namespace spinval::cli;
+#ifdef __GLIBC__
+  // The model's per-block work arrays (up to a few hundred KiB each) are freed and allocated
+  // again for every block of 1024 paths. glibc would map the large ones afresh and return freed
+  // memory at the top of the heap to the system, so every block faulted its pages in again; kept
+  // in the process, they are reused.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   setCommandLine(argc, argv);
   const spinval::Communicator& world = spinval::Communicator::world();
 

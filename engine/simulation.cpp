@@ -183,6 +183,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
   };
 
   const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(range.size(), 1, threads));
+  storage.prefault(range.first * kBlockSize, std::min(lastBlock * kBlockSize, end), used);
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
   worker();

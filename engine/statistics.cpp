@@ -18,6 +18,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace spinval {
 
@@ -891,6 +894,44 @@ void RunStatistics::extend(std::uint64_t paths) {
           .resize(stored);
     }
   }
+}
+
+void RunStatistics::prefault(std::uint64_t first, std::uint64_t end, unsigned threads) {
+#ifdef MADV_POPULATE_WRITE
+  if (options_.sketch) return;
+  // Indices into the stored columns, which hold paths [firstStored_, paths_).
+  first = std::clamp(first, firstStored_, paths_) - firstStored_;
+  end = std::clamp(end, firstStored_, paths_) - firstStored_;
+  if (first >= end) return;
+  std::vector<Column*> columns;
+  for (auto* group : {&outputValues_, &yearlyValues_}) {
+    for (Column& column : *group) {
+      if (!column.empty()) columns.push_back(&column);
+    }
+  }
+  // Whole pages inside [first, end) only: a page shared with other paths may be written by
+  // another worker already, and populating it is harmless but pointless.
+  constexpr std::uintptr_t kPage = 4096;
+  auto populate = [&](std::size_t from) {
+    for (std::size_t k = from; k < columns.size(); k += threads) {
+      const auto start = reinterpret_cast<std::uintptr_t>(columns[k]->data() + first);
+      const auto stop = reinterpret_cast<std::uintptr_t>(columns[k]->data() + end);
+      const std::uintptr_t low = (start + kPage - 1) & ~(kPage - 1), high = stop & ~(kPage - 1);
+      if (high > low) {
+        static_cast<void>(madvise(reinterpret_cast<void*>(low), high - low, MADV_POPULATE_WRITE));
+      }
+    }
+  };
+  threads = std::clamp<unsigned>(threads, 1, static_cast<unsigned>(columns.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(populate, t);
+  populate(0);
+  for (auto& thread : pool) thread.join();
+#else
+  static_cast<void>(first);
+  static_cast<void>(end);
+  static_cast<void>(threads);
+#endif
 }
 
 void RunStatistics::switchToSketch() {

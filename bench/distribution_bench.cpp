@@ -33,16 +33,30 @@ const std::vector<double>& uniforms() {
   return u;
 }
 
-void drawBatches(benchmark::State& state, const Distribution& d) {
+// Times fill(u, out, n) over the kDraws uniforms; items are draws.
+template <class Fill>
+void timeDraws(benchmark::State& state, Fill fill) {
   const std::vector<double>& u = uniforms();
   std::vector<double> out(u.size());
   for (auto _ : state) {
-    d.quantiles(u.data(), out.data(), u.size());
+    fill(u.data(), out.data(), u.size());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(u.size()));
+}
+
+void drawBatches(benchmark::State& state, const Distribution& d) {
+  timeDraws(state, [&d](const double* u, double* out, std::size_t n) { d.quantiles(u, out, n); });
+}
+
+// The same one quantile(u) call at a time.
+template <class Quantile>
+void drawEach(benchmark::State& state, Quantile quantile) {
+  timeDraws(state, [&quantile](const double* u, double* out, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = quantile(u[i]);
+  });
 }
 
 void BM_Normal(benchmark::State& state) {
@@ -53,28 +67,12 @@ BENCHMARK(BM_Normal);
 // The standard normal quantile alone: normalQuantiles over the batch, and normalQuantile called
 // per element (as the copula scores its uniforms).
 void BM_StandardNormal(benchmark::State& state) {
-  const std::vector<double>& u = uniforms();
-  std::vector<double> out(u.size());
-  for (auto _ : state) {
-    normalQuantiles(u.data(), out.data(), u.size());
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(u.size()));
+  timeDraws(state, normalQuantiles);
 }
 BENCHMARK(BM_StandardNormal);
 
 void BM_StandardNormalPerElement(benchmark::State& state) {
-  const std::vector<double>& u = uniforms();
-  std::vector<double> out(u.size());
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < u.size(); ++i) out[i] = normalQuantile(u[i]);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(u.size()));
+  drawEach(state, normalQuantile);
 }
 BENCHMARK(BM_StandardNormalPerElement);
 
@@ -92,15 +90,7 @@ BENCHMARK(BM_PertTable);
 // The same PERT drawn one quantile() at a time.
 void BM_PertTablePerElement(benchmark::State& state) {
   const Distribution d(Pert{0.18, 0.31, 0.45});
-  const std::vector<double>& u = uniforms();
-  std::vector<double> out(u.size());
-  for (auto _ : state) {
-    for (std::size_t i = 0; i < u.size(); ++i) out[i] = d.quantile(u[i]);
-    benchmark::DoNotOptimize(out.data());
-    benchmark::ClobberMemory();
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(u.size()));
+  drawEach(state, [&d](double u) { return d.quantile(u); });
 }
 BENCHMARK(BM_PertTablePerElement);
 

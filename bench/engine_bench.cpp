@@ -302,17 +302,15 @@ BENCHMARK(BM_Quantiles)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecon
 // The summary's per-column work without reordering the values: the 36 ranks of a reported
 // output (nine quantiles' two ranks and their intervals) of N values (argument), through a
 // sample and one pass. Items are values.
-void BM_OrderStatisticsOf(benchmark::State& state) {
+// orderStatisticsOf(values, ranks) on N normal values (argument), with the ranks that
+// ranksOf(N) gives. Items are values.
+template <class Ranks>
+void timeOrderStatisticsOf(benchmark::State& state, Ranks ranksOf) {
   const auto n = static_cast<std::uint64_t>(state.range(0));
   std::vector<double> values(n);
   Engine engine = makeEngine(kSeed, 0, hashName("bench.quantiles"));
   for (double& v : values) v = normalQuantile(toOpenUnit(engine()));
-  std::vector<std::uint64_t> ranks;
-  for (double p : kReportedProbabilities) {
-    const auto lo = static_cast<std::uint64_t>(static_cast<double>(n - 1) * p);
-    const auto [a, b] = quantileIntervalRanks(n, p);
-    ranks.insert(ranks.end(), {lo, lo + 1, a, b});
-  }
+  const std::vector<std::uint64_t> ranks = ranksOf(n);
   for (auto _ : state) {
     auto x = orderStatisticsOf(values, ranks);
     benchmark::DoNotOptimize(x.data());
@@ -320,25 +318,30 @@ void BM_OrderStatisticsOf(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(n));
 }
+
+void BM_OrderStatisticsOf(benchmark::State& state) {
+  timeOrderStatisticsOf(state, [](std::uint64_t n) {
+    std::vector<std::uint64_t> ranks;
+    for (double p : kReportedProbabilities) {
+      const auto lo = static_cast<std::uint64_t>(static_cast<double>(n - 1) * p);
+      const auto [a, b] = quantileIntervalRanks(n, p);
+      ranks.insert(ranks.end(), {lo, lo + 1, a, b});
+    }
+    return ranks;
+  });
+}
 BENCHMARK(BM_OrderStatisticsOf)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
 // The same for a yearly column, the summary's most common: the 6 ranks of p05, p50 and p95.
 void BM_OrderStatisticsOfYearly(benchmark::State& state) {
-  const auto n = static_cast<std::uint64_t>(state.range(0));
-  std::vector<double> values(n);
-  Engine engine = makeEngine(kSeed, 0, hashName("bench.quantiles"));
-  for (double& v : values) v = normalQuantile(toOpenUnit(engine()));
-  std::vector<std::uint64_t> ranks;
-  for (double p : {0.05, 0.50, 0.95}) {
-    const auto lo = static_cast<std::uint64_t>(static_cast<double>(n - 1) * p);
-    ranks.insert(ranks.end(), {lo, lo + 1});
-  }
-  for (auto _ : state) {
-    auto x = orderStatisticsOf(values, ranks);
-    benchmark::DoNotOptimize(x.data());
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(n));
+  timeOrderStatisticsOf(state, [](std::uint64_t n) {
+    std::vector<std::uint64_t> ranks;
+    for (double p : {0.05, 0.50, 0.95}) {
+      const auto lo = static_cast<std::uint64_t>(static_cast<double>(n - 1) * p);
+      ranks.insert(ranks.end(), {lo, lo + 1});
+    }
+    return ranks;
+  });
 }
 BENCHMARK(BM_OrderStatisticsOfYearly)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 

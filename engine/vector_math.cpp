@@ -1,0 +1,189 @@
+#include "spinval/vector_math.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+// The four-lane functions are inlined into functions compiled for AVX2 only, so passing their
+// vectors by value never crosses an ABI boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace spinval {
+
+namespace {
+
+// kWidth doubles, and their bits, in one register; arithmetic acts lane by lane.
+template <int kWidth>
+struct Vector;
+template <>
+struct Vector<2> {
+  using Lanes = double __attribute__((vector_size(16)));
+  using Bits = std::uint64_t __attribute__((vector_size(16)));
+};
+template <>
+struct Vector<4> {
+  using Lanes = double __attribute__((vector_size(32)));
+  using Bits = std::uint64_t __attribute__((vector_size(32)));
+};
+
+// Adding 1.5 2^52 rounds |v| < 2^51 to the nearest integer k and leaves k in the low bits.
+constexpr double kRound = 0x1.8p52;
+constexpr std::uint64_t kRoundBits = 0x4338000000000000;
+constexpr double kInvLn2 = 0x1.71547652b82fep+0;
+// ln 2 = kLn2Hi + kLn2Lo, kLn2Hi with 21 trailing zero bits, so k kLn2Hi is exact for |k| < 2^21.
+constexpr double kLn2Hi = 0x1.62e42feep-1;
+constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;
+
+// exp: x = k ln 2 + r with |r| <= ln 2 / 2 and e^x = 2^k e^r, where
+//   e^r = 1 + 2r / (2 - R(r)),  R(r) = r - r^2 (P1 + r^2 (P2 + ... + r^2 P5)) ~ r coth(r/2) - 2
+// is written 1 - ((lo - r c / (2 - c)) - hi) with r = hi - lo to keep the bits of the reduction.
+constexpr double kP1 = 0x1.555555555553ep-3;
+constexpr double kP2 = -0x1.6c16c16bebd93p-9;
+constexpr double kP3 = 0x1.1566aaf25de2cp-14;
+constexpr double kP4 = -0x1.bbd41c5d26bf1p-20;
+constexpr double kP5 = 0x1.6376972bea4d0p-25;
+// Where 2^k e^r is a normal double and k can be added to its exponent field.
+constexpr double kExpLow = -707.0;
+constexpr double kExpHigh = 709.0;
+
+template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes expLanes(Lanes x) {
+  using Bits = typename Vector<kWidth>::Bits;
+  const Lanes shifted = x * kInvLn2 + kRound;
+  const Lanes k = shifted - kRound;
+  const Lanes hi = x - k * kLn2Hi;
+  const Lanes lo = k * kLn2Lo;
+  const Lanes r = hi - lo;
+  const Lanes t = r * r;
+  const Lanes c = r - t * (kP1 + t * (kP2 + t * (kP3 + t * (kP4 + t * kP5))));
+  const Lanes y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+  // The low 12 bits of k, moved to the sign and exponent field, add k to y's exponent.
+  return reinterpret_cast<Lanes>(reinterpret_cast<Bits>(y) +
+                                 (reinterpret_cast<Bits>(shifted) << 52));
+}
+
+// log: x = 2^k m with sqrt(2)/2 <= m < sqrt(2), f = m - 1, s = f / (2 + f), and
+//   ln m = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + R(s^2))),
+// R a polynomial in s^2 (Lg1 .. Lg7) split in even and odd powers of s^4.
+constexpr double kLg1 = 0x1.5555555555593p-1;
+constexpr double kLg2 = 0x1.999999997fa04p-2;
+constexpr double kLg3 = 0x1.2492494229359p-2;
+constexpr double kLg4 = 0x1.c71c51d8e78afp-3;
+constexpr double kLg5 = 0x1.7466496cb03dep-3;
+constexpr double kLg6 = 0x1.39a09d078c69fp-3;
+constexpr double kLg7 = 0x1.2f112df3e5244p-3;
+constexpr double kLogLow = 0x1p-1022;  // the smallest normal double
+constexpr double kLogHigh = 0x1.fffffffffffffp+1023;
+
+template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes logLanes(Lanes x) {
+  using Bits = typename Vector<kWidth>::Bits;
+  const Bits bits = reinterpret_cast<Bits>(x);
+  const Bits high = bits >> 32;
+  // Set where the mantissa is at least sqrt(2)'s: then m is halved and k raised by one.
+  const Bits half = ((high & 0xfffff) + 0x95f64) & 0x100000;
+  const Bits k = (high >> 20) - 1023 + (half >> 20);
+  const Lanes m =
+      reinterpret_cast<Lanes>((bits & 0x000fffffffffffff) | ((half ^ 0x3ff00000) << 32));
+  const Lanes dk = reinterpret_cast<Lanes>(k + kRoundBits) - kRound;
+  const Lanes f = m - 1.0;
+  const Lanes s = f / (2.0 + f);
+  const Lanes z = s * s;
+  const Lanes w = z * z;
+  const Lanes even = w * (kLg2 + w * (kLg4 + w * kLg6));
+  const Lanes odd = z * (kLg1 + w * (kLg3 + w * (kLg5 + w * kLg7)));
+  const Lanes r = odd + even;
+  const Lanes halfSquare = 0.5 * f * f;
+  return dk * kLn2Hi - ((halfSquare - (s * (halfSquare + r) + dk * kLn2Lo)) - f);
+}
+
+enum class Function { kExp, kLog };
+
+// f(x) lane by lane, where the lanes outside the fast formula's range (and NaN) come from libm.
+template <Function F, int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes evaluate(Lanes x) {
+  const bool exp = F == Function::kExp;
+  const Lanes y = exp ? expLanes<kWidth>(x) : logLanes<kWidth>(x);
+  const auto inside = exp ? (x >= kExpLow) & (x <= kExpHigh) : (x >= kLogLow) & (x <= kLogHigh);
+  bool all = true;
+  for (int lane = 0; lane < kWidth; ++lane) all = all && inside[lane] != 0;
+  if (all) [[likely]] {
+    return y;
+  }
+  Lanes fixed = y;
+  for (int lane = 0; lane < kWidth; ++lane) {
+    if (!inside[lane]) fixed[lane] = exp ? std::exp(x[lane]) : std::log(x[lane]);
+  }
+  return fixed;
+}
+
+// x[i] = f(x[i]), kWidth at a time; the last n % kWidth values are padded with 1.
+template <Function F, int kWidth>
+[[gnu::always_inline]] inline void inPlace(double* x, std::size_t n) {
+  using Lanes = typename Vector<kWidth>::Lanes;
+  std::size_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    Lanes v;
+    std::memcpy(&v, x + i, sizeof v);
+    v = evaluate<F, kWidth>(v);
+    std::memcpy(x + i, &v, sizeof v);
+  }
+  if (i < n) {
+    Lanes v = Lanes{} + 1.0;
+    std::memcpy(&v, x + i, (n - i) * sizeof(double));
+    v = evaluate<F, kWidth>(v);
+    std::memcpy(x + i, &v, (n - i) * sizeof(double));
+  }
+}
+
+template <Function F>
+void inPlaceSse2(double* x, std::size_t n) {
+  inPlace<F, 2>(x, n);
+}
+
+template <Function F>
+[[gnu::target("avx2")]] void inPlaceAvx2(double* x, std::size_t n) {
+  inPlace<F, 4>(x, n);
+}
+
+const int kBestLanes = __builtin_cpu_supports("avx2") ? 4 : 2;
+
+template <Function F>
+void dispatch(double* x, std::size_t n, int lanes) {
+  if (lanes == 4) {
+    inPlaceAvx2<F>(x, n);
+  } else {
+    inPlaceSse2<F>(x, n);
+  }
+}
+
+}  // namespace
+
+int vectorLanes() {
+  return kBestLanes;
+}
+
+void expInPlace(double* x, std::size_t n, int lanes) {
+  dispatch<Function::kExp>(x, n, lanes);
+}
+void logInPlace(double* x, std::size_t n, int lanes) {
+  dispatch<Function::kLog>(x, n, lanes);
+}
+void expInPlace(double* x, std::size_t n) {
+  expInPlace(x, n, kBestLanes);
+}
+void logInPlace(double* x, std::size_t n) {
+  logInPlace(x, n, kBestLanes);
+}
+
+double fastExp(double x) {
+  expInPlace(&x, 1);
+  return x;
+}
+
+double fastLog(double x) {
+  logInPlace(&x, 1);
+  return x;
+}
+
+}  // namespace spinval

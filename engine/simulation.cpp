@@ -146,6 +146,8 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     BlockOutput out;
     std::optional<RunStatistics::Sketches> sketches;
     if (!storage.storesValues()) sketches = storage.makeSketches();
+    std::shared_ptr<RunStatistics::Windows> windows;
+    if (storage.yearlyWindowed()) windows = storage.makeWindows();
     for (;;) {
       const std::uint64_t block = nextBlock.fetch_add(1);
       if (block >= lastBlock || block > failedBlock.load()) break;
@@ -165,6 +167,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
           storage.addToSketches(*sketches, out);
         } else {
           storage.store(first, out);
+          if (windows) storage.addToWindows(*windows, out);
         }
         merge.add(block, storage.blockStatistics(first, out));
       } catch (...) {
@@ -175,10 +178,14 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
         }
       }
     }
-    // Sketch merges add counts: exact in any order.
+    // Sketch merges add counts, window merges counts and sets of values: exact in any order.
     if (sketches) {
       std::lock_guard lock(mutex);
       storage.mergeSketches(*sketches);
+    }
+    if (windows) {
+      std::lock_guard lock(mutex);
+      storage.mergeWindows(*windows);
     }
   };
 
@@ -399,6 +406,12 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
   const auto memoryLimitPaths = static_cast<std::uint64_t>(
       std::min(static_cast<double>(settings.memoryBudget) / bytesPerPath, 1e19));
 
+  const bool windowed = ranks == 1 && !settings.precision && !options.sketch &&
+                        settings.yearlyWindowSigmas > 0.0 && p.firstRound >= kYearlyWindowsFrom;
+  const std::uint64_t pilotPaths =
+      std::min(p.firstRound / 16 / kBlockSize, kMaxPilotBlocks) * kBlockSize;
+  if (windowed) result.statistics.keepYearlyPilot(pilotPaths);
+
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
   std::uint64_t computed = 0;
@@ -426,8 +439,18 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
     if (ranks == 1) {
       OrderedMerge merge(
           round, range, [&](BlockStatistics&& chunk) { result.statistics.merge(chunk); }, progress);
-      runBlocks(model, copula, sampler, settings, round, range, result.threads, result.statistics,
-                merge);
+      if (windowed) {
+        // The pilot's blocks, then the windows, then the rest.
+        const BlockRange pilot{range.first, range.first + pilotPaths / kBlockSize};
+        runBlocks(model, copula, sampler, settings, round, pilot, result.threads, result.statistics,
+                  merge);
+        result.statistics.openYearlyWindows(settings.yearlyWindowSigmas);
+        runBlocks(model, copula, sampler, settings, round, {pilot.last, range.last}, result.threads,
+                  result.statistics, merge);
+      } else {
+        runBlocks(model, copula, sampler, settings, round, range, result.threads, result.statistics,
+                  merge);
+      }
       computed += round.paths;
       const Decision d = decide(result, settings, p, memoryLimitPaths);
       if (d.kind == Decision::Kind::stop) break;
@@ -498,6 +521,12 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
     }
     options.sketch = d.sketch;
     round = Round{round.index + 1, roundEnd, d.total - roundEnd};
+  }
+  if (windowed && !result.statistics.closeYearlyWindows()) {
+    // A yearly quantile outside its window: the same run again, keeping every yearly value.
+    RunSettings everyValue = settings;
+    everyValue.yearlyWindowSigmas = 0.0;
+    return simulate(model, copula, everyValue, world);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.cpuSeconds = processCpuSeconds() - cpuStart;

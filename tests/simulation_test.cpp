@@ -4,6 +4,7 @@
 
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 #include <vector>
 
@@ -300,6 +301,51 @@ TEST(QuantileModes, SketchAgreesWithExact) {
 
 // P(X > c) for X = exp(mu + sigma Z) is 1 - Phi((ln c - mu) / sigma); the estimate must lie
 // within 6 of its binomial standard errors, and the reported stderr match sqrt(p (1 - p) / n).
+void expectSameYearly(const Summary& a, const Summary& b) {
+  ASSERT_EQ(a.yearly.size(), b.yearly.size());
+  for (std::size_t m = 0; m < a.yearly.size(); ++m) {
+    for (std::size_t y = 0; y < a.yearly[m].years.size(); ++y) {
+      const YearSummary &x = a.yearly[m].years[y], &z = b.yearly[m].years[y];
+      EXPECT_EQ(x.mean, z.mean);
+      EXPECT_EQ(x.p05, z.p05) << a.yearly[m].name << " year " << y + 1;
+      EXPECT_EQ(x.p50, z.p50) << a.yearly[m].name << " year " << y + 1;
+      EXPECT_EQ(x.p95, z.p95) << a.yearly[m].name << " year " << y + 1;
+    }
+  }
+  EXPECT_EQ(a.shares.size(), b.shares.size());
+}
+
+// From kYearlyWindowsFrom paths on, a run keeps its yearly values in windows around their
+// quantiles and gives the quantiles of every value, bit for bit, on any thread count. Windows
+// 1e-6 standard deviations wide (2 ranks of the pilot either side) miss the quantiles of all the
+// paths, and the run is repeated keeping every value, with the same digits.
+TEST(YearlyWindows, GiveTheQuantilesOfEveryValue) {
+  const LognormalWalkModel model(0.1, 0.4, 3);
+  RunSettings settings{.paths = kYearlyWindowsFrom + 777, .seed = 17, .threads = 1};
+  settings.yearlyWindowSigmas = 0.0;
+  const RunResult every = simulate(model, {}, settings);
+  EXPECT_FALSE(every.statistics.yearlyWindowed());
+  const Summary expected = summarize(every.statistics);
+  for (unsigned threads : {1u, 3u}) {
+    settings.threads = threads;
+    settings.yearlyWindowSigmas = 7.0;
+    const RunResult windowed = simulate(model, {}, settings);
+    EXPECT_TRUE(windowed.statistics.yearlyWindowed());
+    expectSameYearly(expected, summarize(windowed.statistics));
+  }
+  settings.yearlyWindowSigmas = 1e-6;
+  const RunResult missed = simulate(model, {}, settings);
+  EXPECT_FALSE(missed.statistics.yearlyWindowed());
+  expectSameYearly(expected, summarize(missed.statistics));
+  // The walk W_y ~ N(0, y): its median within 6 standard errors of 0, sd(median) ~
+  // sqrt(y pi / (2 n)).
+  const auto n = static_cast<double>(settings.paths);
+  for (std::size_t y = 0; y < 3; ++y) {
+    const double se = std::sqrt(static_cast<double>(y + 1) * std::numbers::pi / (2.0 * n));
+    EXPECT_NEAR(expected.yearly[0].years[y].p50, 0.0, 6.0 * se);
+  }
+}
+
 TEST(Thresholds, ProbabilityMatchesTheLognormalTail) {
   const double mu = 0.2, sigma = 0.6, c = 1.5;
   const LognormalWalkModel model(mu, sigma, 1);

@@ -162,6 +162,24 @@ class RunStatistics {
   void addToSketches(Sketches& sketches, const BlockOutput& block) const;
   void mergeSketches(const Sketches& sketches);
 
+  // Exact yearly quantiles without every yearly value, for a run of a fixed path count in one
+  // piece. keepYearlyPilot(m) keeps the yearly values of paths [0, m) only. Once they are stored,
+  // openYearlyWindows(sigmas) places windows of values around each yearly column's quantile ranks
+  // over all paths(), from the pilot's values as a sample (`sigmas` standard deviations of the
+  // sample's error either side), and the pilot's values and those of later blocks are classified
+  // into them (by each worker, addToWindows, then mergeWindows: counts and values, exact in any
+  // order). closeYearlyWindows() selects the quantiles' order statistics and says whether each
+  // lay in its window; a window misses only when the pilot is far from typical (with sigmas = 7,
+  // about once in 10^11 windows), and the run is then repeated storing every value.
+  struct Windows;
+  void keepYearlyPilot(std::uint64_t pilotPaths);
+  void openYearlyWindows(double sigmas);
+  bool yearlyWindowed() const { return yearlyPlan_ != nullptr; }
+  std::shared_ptr<Windows> makeWindows() const;
+  void addToWindows(Windows& windows, const BlockOutput& block) const;
+  void mergeWindows(const Windows& windows);
+  bool closeYearlyWindows();
+
   const Layout& layout() const { return *layout_; }
   std::uint64_t paths() const { return paths_; }
   std::uint64_t firstStored() const { return firstStored_; }
@@ -212,6 +230,14 @@ class RunStatistics {
   std::vector<Column> outputValues_;  // [output][path]
   std::vector<Column> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
   Sketches sketches_;
+  // Yearly windows, see keepYearlyPilot: the pilot's paths (0: every yearly value is kept), each
+  // column's windows and what they hold, and once closed the order statistics at the summary's
+  // ranks, per column.
+  struct YearlyPlan;
+  std::uint64_t yearlyPilot_ = 0;
+  std::shared_ptr<const YearlyPlan> yearlyPlan_;
+  std::shared_ptr<Windows> windows_;
+  std::vector<std::vector<double>> yearlySelected_;
   friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches
 };

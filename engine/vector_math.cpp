@@ -177,13 +177,11 @@ void logInPlace(double* x, std::size_t n) {
 }
 
 double fastExp(double x) {
-  expInPlace(&x, 1);
-  return x;
+  return evaluate<Function::kExp, 2>(Vector<2>::Lanes{x, 1.0})[0];
 }
 
 double fastLog(double x) {
-  logInPlace(&x, 1);
-  return x;
+  return evaluate<Function::kLog, 2>(Vector<2>::Lanes{x, 1.0})[0];
 }
 
 }  // namespace spinval

@@ -10,6 +10,7 @@
 // index, which is what a block of paths needs.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <string_view>
 
@@ -70,7 +71,10 @@ inline Engine makeEngine(std::uint64_t seed, std::uint64_t block, std::uint64_t 
 // strictly inside (0, 1): from 2^-53 to 1 - 2^-53. (With 53 bits the largest value would round
 // to 1.)
 constexpr double toOpenUnit(std::uint64_t bits) {
-  return (static_cast<double>(bits >> 12) + 0.5) * 0x1.0p-52;
+  // k below 2^52 is the mantissa of 2^52 + k: k as a double without a conversion instruction,
+  // which vectorises where a 64-bit integer conversion has none.
+  const double k = std::bit_cast<double>((bits >> 12) | 0x4330000000000000ULL) - 0x1.0p52;
+  return (k + 0.5) * 0x1.0p-52;
 }
 
 }  // namespace spinval

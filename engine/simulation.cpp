@@ -444,7 +444,7 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
         const BlockRange pilot{range.first, range.first + pilotPaths / kBlockSize};
         runBlocks(model, copula, sampler, settings, round, pilot, result.threads, result.statistics,
                   merge);
-        result.statistics.openYearlyWindows(settings.yearlyWindowSigmas);
+        result.statistics.openYearlyWindows(settings.yearlyWindowSigmas, result.threads);
         runBlocks(model, copula, sampler, settings, round, {pilot.last, range.last}, result.threads,
                   result.statistics, merge);
       } else {
@@ -522,7 +522,7 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
     options.sketch = d.sketch;
     round = Round{round.index + 1, roundEnd, d.total - roundEnd};
   }
-  if (windowed && !result.statistics.closeYearlyWindows()) {
+  if (windowed && !result.statistics.closeYearlyWindows(result.threads)) {
     // A yearly quantile outside its window: the same run again, keeping every yearly value.
     RunSettings everyValue = settings;
     everyValue.yearlyWindowSigmas = 0.0;

@@ -7,6 +7,7 @@
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -601,6 +602,7 @@ struct WindowContents {
   std::vector<std::uint64_t> atOrAbove;
   std::vector<Inside> inside;
 
+  WindowContents() = default;
   explicit WindowContents(std::size_t windows) : atOrAbove(windows, 0), inside(windows) {}
 };
 
@@ -904,6 +906,30 @@ void unitMoments(ErrorModel model, std::uint64_t firstPath, const double* column
 
 namespace {
 
+// f(0), ..., f(count - 1) on up to `threads` threads, each index once in any order; the first
+// exception thrown is rethrown once all are done.
+void parallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& f) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr error;
+  auto worker = [&] {
+    for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+      try {
+        f(i);
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  const auto used = static_cast<unsigned>(std::clamp<std::size_t>(count, 1, std::max(threads, 1u)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& thread : pool) thread.join();
+  if (error) std::rethrow_exception(error);
+}
+
 constexpr std::array<double, 3> kYearlyProbabilities = {0.05, 0.50, 0.95};
 
 // The order statistics of n values that a yearly column's summary interpolates between, distinct
@@ -1144,35 +1170,33 @@ void RunStatistics::keepYearlyPilot(std::uint64_t pilotPaths) {
   }
 }
 
-void RunStatistics::openYearlyWindows(double sigmas) {
+void RunStatistics::openYearlyWindows(double sigmas, unsigned threads) {
   if (yearlyPilot_ == 0 || yearlyWindowed()) throw std::logic_error("openYearlyWindows");
+  const std::size_t columns = yearlyValues_.size();
   auto plan = std::make_shared<YearlyPlan>();
   plan->ranks = yearlyRanks(paths_);
-  plan->windows.resize(yearlyValues_.size());
-  plan->branchless.resize(yearlyValues_.size());
+  plan->windows.resize(columns);
+  plan->branchless.resize(columns);
   auto windows = std::make_shared<Windows>();
-  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
-    const Column& pilot = yearlyValues_[k];
-    if (!pilot.empty()) {
-      plan->windows[k] = keyWindows(pilot, paths_, plan->ranks, sigmas);
-      // On a block's values, fresh in the cache, branches cost less than writing every value
-      // until about a quarter of the values are inside (measured on the base scenario, where
-      // about 5% are).
-      std::int64_t inside = 0;
-      for (std::int64_t sampled : plan->windows[k].sampledInside) inside += sampled;
-      plan->branchless[k] = 4 * static_cast<std::uint64_t>(inside) > yearlyPilot_;
-    }
-    windows->columns.emplace_back(plan->windows[k].size());
-  }
+  windows->columns.resize(columns);
+  // Each column on its own: its windows, then the pilot's values (the first of the run's) in
+  // them.
+  parallelFor(columns, threads, [&](std::size_t k) {
+    Column& pilot = yearlyValues_[k];
+    if (pilot.empty()) return;
+    plan->windows[k] = keyWindows(pilot, paths_, plan->ranks, sigmas);
+    // On a block's values, fresh in the cache, branches cost less than writing every value
+    // until about a quarter of the values are inside (measured on the base scenario, where
+    // about 5% are).
+    std::int64_t inside = 0;
+    for (std::int64_t sampled : plan->windows[k].sampledInside) inside += sampled;
+    plan->branchless[k] = 4 * static_cast<std::uint64_t>(inside) > yearlyPilot_;
+    windows->columns[k] = WindowContents(plan->windows[k].size());
+    classifyInto(pilot, plan->windows[k], windows->columns[k], plan->branchless[k]);
+    Column().swap(pilot);
+  });
   yearlyPlan_ = std::move(plan);
   windows_ = std::move(windows);
-  // The pilot's values are the first of the run's.
-  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
-    if (yearlyValues_[k].empty()) continue;
-    classifyInto(yearlyValues_[k], yearlyPlan_->windows[k], windows_->columns[k],
-                 yearlyPlan_->branchless[k]);
-    Column().swap(yearlyValues_[k]);
-  }
 }
 
 std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows() const {
@@ -1205,20 +1229,21 @@ void RunStatistics::mergeWindows(const Windows& windows) {
   }
 }
 
-bool RunStatistics::closeYearlyWindows() {
+bool RunStatistics::closeYearlyWindows(unsigned threads) {
   if (!yearlyWindowed() || merged() != paths_) throw std::logic_error("closeYearlyWindows");
   yearlySelected_.assign(yearlyValues_.size(), {});
-  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
+  std::atomic<bool> hold{true};
+  parallelFor(yearlyValues_.size(), threads, [&](std::size_t k) {
     const KeyWindows& windows = yearlyPlan_->windows[k];
-    if (windows.size() == 0) continue;
+    if (windows.size() == 0) return;
     yearlySelected_[k].resize(yearlyPlan_->ranks.size());
     if (!selectInWindows(paths_, yearlyPlan_->ranks, windows, windows_->columns[k],
                          yearlySelected_[k].data())) {
-      return false;
+      hold = false;
     }
-  }
+  });
   windows_.reset();
-  return true;
+  return hold;
 }
 
 void RunStatistics::absorb(const RunStatistics& piece) {
@@ -1420,32 +1445,14 @@ Summary summarize(const RunStatistics& statistics, unsigned threads) {
   // Each column's results depend on its values alone and land in their own place, so the
   // columns can be taken by any number of threads in any order: the outputs first (each has
   // 36 ranks to select), then the yearly columns (6).
-  const std::size_t columns = layout.outputs.size() + yearlyColumns.size();
-  std::atomic<std::size_t> next{0};
-  std::mutex mutex;
-  std::exception_ptr error;
-  auto worker = [&] {
-    for (std::size_t c = next.fetch_add(1); c < columns; c = next.fetch_add(1)) {
-      try {
-        if (c < layout.outputs.size()) {
-          outputColumn(c);
-        } else {
-          const auto [m, y] = yearlyColumns[c - layout.outputs.size()];
-          yearlyColumn(m, y);
-        }
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!error) error = std::current_exception();
-      }
+  parallelFor(layout.outputs.size() + yearlyColumns.size(), threads, [&](std::size_t c) {
+    if (c < layout.outputs.size()) {
+      outputColumn(c);
+    } else {
+      const auto [m, y] = yearlyColumns[c - layout.outputs.size()];
+      yearlyColumn(m, y);
     }
-  };
-  const auto used =
-      static_cast<unsigned>(std::clamp<std::size_t>(columns, 1, std::max(threads, 1u)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
-  if (error) std::rethrow_exception(error);
+  });
 
   for (std::size_t t = 0; t < statistics.options().thresholds.size(); ++t) {
     const MeanAccumulator& indicator = totals.thresholds[t];

@@ -164,21 +164,22 @@ class RunStatistics {
 
   // Exact yearly quantiles without every yearly value, for a run of a fixed path count in one
   // piece. keepYearlyPilot(m) keeps the yearly values of paths [0, m) only. Once they are stored,
-  // openYearlyWindows(sigmas) places windows of values around each yearly column's quantile ranks
-  // over all paths(), from the pilot's values as a sample (`sigmas` standard deviations of the
+  // openYearlyWindows places windows of values around each yearly column's quantile ranks over
+  // all paths(), from the pilot's values as a sample (`sigmas` standard deviations of the
   // sample's error either side), and the pilot's values and those of later blocks are classified
   // into them (by each worker, addToWindows, then mergeWindows: counts and values, exact in any
-  // order). closeYearlyWindows() selects the quantiles' order statistics and says whether each
-  // lay in its window; a window misses only when the pilot is far from typical (with sigmas = 7,
-  // about once in 10^11 windows), and the run is then repeated storing every value.
+  // order). closeYearlyWindows selects the quantiles' order statistics and says whether each lay
+  // in its window; a window misses only when the pilot is far from typical (with sigmas = 7,
+  // about once in 10^11 windows), and the run is then repeated storing every value. Both take
+  // the columns on `threads` threads.
   struct Windows;
   void keepYearlyPilot(std::uint64_t pilotPaths);
-  void openYearlyWindows(double sigmas);
+  void openYearlyWindows(double sigmas, unsigned threads);
   bool yearlyWindowed() const { return yearlyPlan_ != nullptr; }
   std::shared_ptr<Windows> makeWindows() const;
   void addToWindows(Windows& windows, const BlockOutput& block) const;
   void mergeWindows(const Windows& windows);
-  bool closeYearlyWindows();
+  bool closeYearlyWindows(unsigned threads);
 
   const Layout& layout() const { return *layout_; }
   std::uint64_t paths() const { return paths_; }

@@ -95,11 +95,11 @@ void Copula::apply(Eigen::Ref<Eigen::MatrixXd> uniforms) const {
   // Row-wise z' = L z, i.e. Z' = Z L^T.
   const Eigen::MatrixXd correlated = scores * cholesky_.transpose();
   if (family_ == CopulaFamily::gaussian) {
+    Eigen::ArrayXd u(paths);
     for (Eigen::Index j = 0; j < k; ++j) {
+      normalCdfs(correlated.col(j).data(), u.data(), static_cast<std::size_t>(paths));
       auto column = uniforms.col(static_cast<Eigen::Index>(dimensions_[j]));
-      for (Eigen::Index i = 0; i < paths; ++i) {
-        column[i] = std::clamp(normalCdf(correlated(i, j)), kLow, kHigh);
-      }
+      for (Eigen::Index i = 0; i < paths; ++i) column[i] = std::clamp(u[i], kLow, kHigh);
     }
     return;
   }

@@ -139,7 +139,13 @@ double normalQuantile(double u) {
 // Phi(z) = erfc(-z / sqrt 2) / 2: erfc keeps its relative precision deep in the lower tail, and
 // Phi(-z) gives the upper tail 1 - Phi(z) without cancellation.
 double normalCdf(double z) {
-  return 0.5 * std::erfc(-z / std::numbers::sqrt2);
+  return 0.5 * fastErfc(-z / std::numbers::sqrt2);
+}
+
+void normalCdfs(const double* z, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = -z[i] / std::numbers::sqrt2;
+  erfcInPlace(out, n);
+  for (std::size_t i = 0; i < n; ++i) out[i] *= 0.5;
 }
 
 namespace {

@@ -97,24 +97,90 @@ template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
   return dk * kLn2Hi - ((halfSquare - (s * (halfSquare + r) + dk * kLn2Lo)) - f);
 }
 
-enum class Function { kExp, kLog };
+// erfc for |x| < 1.25 (nine in ten normal scores, as Phi(z) = erfc(-z / sqrt 2) / 2), fdlibm's
+// two rationals:
+//   |x| < 0.84375: erfc(x) = 1 - erf(x), erf(x) = x + x P(x^2) / Q(x^2), written 1 - (x + x y)
+//     below 1/4 and 1/2 - (x y + (x - 1/2)) above, where cancellation would cost bits;
+//   0.84375 <= |x| < 1.25: erf(x) = sign(x) (c + P(s) / Q(s)), s = |x| - 1, c = 0.84506291151
+//     rounded to float.
+// Both are evaluated and the lane takes its own.
+constexpr double kPp0 = 0x1.06eba8214db68p-3;
+constexpr double kPp1 = -0x1.4cd7d691cb913p-2;
+constexpr double kPp2 = -0x1.d2a51dbd7194fp-6;
+constexpr double kPp3 = -0x1.7a291236668e4p-8;
+constexpr double kPp4 = -0x1.8ead6120016acp-16;
+constexpr double kQq1 = 0x1.97779cddadc09p-2;
+constexpr double kQq2 = 0x1.0a54c5536cebap-4;
+constexpr double kQq3 = 0x1.4d022c4d36b0fp-8;
+constexpr double kQq4 = 0x1.15dc9221c1a10p-13;
+constexpr double kQq5 = -0x1.09c4342a26120p-18;
+constexpr double kPa0 = -0x1.359b8bef77538p-9;
+constexpr double kPa1 = 0x1.a8d00ad92b34dp-2;
+constexpr double kPa2 = -0x1.7d240fbb8c3f1p-2;
+constexpr double kPa3 = 0x1.45fca805120e4p-2;
+constexpr double kPa4 = -0x1.c63983d3e28ecp-4;
+constexpr double kPa5 = 0x1.22a36599795ebp-5;
+constexpr double kPa6 = -0x1.1bf380a96073fp-9;
+constexpr double kQa1 = 0x1.b3e6618eee323p-4;
+constexpr double kQa2 = 0x1.14af092eb6f33p-1;
+constexpr double kQa3 = 0x1.2635cd99fe9a7p-4;
+constexpr double kQa4 = 0x1.02660e763351fp-3;
+constexpr double kQa5 = 0x1.bedc26b51dd1cp-7;
+constexpr double kQa6 = 0x1.88b545735151dp-7;
+constexpr double kErx = 0x1.b0ac16p-1;
+constexpr double kErfcCentral = 0.84375;  // the first rational below it, the second above
+constexpr double kErfcHigh = 1.25;        // |x| from here on: std::erfc
+
+template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes erfcLanes(Lanes x) {
+  const Lanes z = x * x;
+  const Lanes r = kPp0 + z * (kPp1 + z * (kPp2 + z * (kPp3 + z * kPp4)));
+  const Lanes s = 1.0 + z * (kQq1 + z * (kQq2 + z * (kQq3 + z * (kQq4 + z * kQq5))));
+  const Lanes y = r / s;
+  const Lanes xy = x * y;
+  const Lanes central = x < 0.25 ? 1.0 - (x + xy) : 0.5 - (xy + (x - 0.5));
+  const Lanes ax = x < 0.0 ? -x : x;
+  const Lanes t = ax - 1.0;
+  const Lanes p = kPa0 + t * (kPa1 + t * (kPa2 + t * (kPa3 + t * (kPa4 + t * (kPa5 + t * kPa6)))));
+  const Lanes q = 1.0 + t * (kQa1 + t * (kQa2 + t * (kQa3 + t * (kQa4 + t * (kQa5 + t * kQa6)))));
+  const Lanes pq = p / q;
+  const Lanes shoulder = x < 0.0 ? 1.0 + (kErx + pq) : (1.0 - kErx) - pq;
+  return ax < kErfcCentral ? central : shoulder;
+}
+
+enum class Function { kExp, kLog, kErfc };
 
 // f(x) lane by lane, where the lanes outside the fast formula's range (and NaN) come from libm.
 template <Function F, int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
 [[gnu::always_inline]] inline Lanes evaluate(Lanes x) {
-  const bool exp = F == Function::kExp;
-  const Lanes y = exp ? expLanes<kWidth>(x) : logLanes<kWidth>(x);
-  const auto inside = exp ? (x >= kExpLow) & (x <= kExpHigh) : (x >= kLogLow) & (x <= kLogHigh);
+  Lanes y;
+  decltype(x < x) inside;
+  if constexpr (F == Function::kExp) {
+    y = expLanes<kWidth>(x);
+    inside = (x >= kExpLow) & (x <= kExpHigh);
+  } else if constexpr (F == Function::kLog) {
+    y = logLanes<kWidth>(x);
+    inside = (x >= kLogLow) & (x <= kLogHigh);
+  } else {
+    y = erfcLanes<kWidth>(x);
+    inside = (x > -kErfcHigh) & (x < kErfcHigh);
+  }
   bool all = true;
   for (int lane = 0; lane < kWidth; ++lane) all = all && inside[lane] != 0;
   if (all) [[likely]] {
     return y;
   }
-  Lanes fixed = y;
   for (int lane = 0; lane < kWidth; ++lane) {
-    if (!inside[lane]) fixed[lane] = exp ? std::exp(x[lane]) : std::log(x[lane]);
+    if (inside[lane]) continue;
+    if constexpr (F == Function::kExp) {
+      y[lane] = std::exp(x[lane]);
+    } else if constexpr (F == Function::kLog) {
+      y[lane] = std::log(x[lane]);
+    } else {
+      y[lane] = std::erfc(x[lane]);
+    }
   }
-  return fixed;
+  return y;
 }
 
 // x[i] = f(x[i]), kWidth at a time; the last n % kWidth values are padded with 1.
@@ -169,8 +235,14 @@ void expInPlace(double* x, std::size_t n, int lanes) {
 void logInPlace(double* x, std::size_t n, int lanes) {
   dispatch<Function::kLog>(x, n, lanes);
 }
+void erfcInPlace(double* x, std::size_t n, int lanes) {
+  dispatch<Function::kErfc>(x, n, lanes);
+}
 void expInPlace(double* x, std::size_t n) {
   expInPlace(x, n, kBestLanes);
+}
+void erfcInPlace(double* x, std::size_t n) {
+  erfcInPlace(x, n, kBestLanes);
 }
 void logInPlace(double* x, std::size_t n) {
   logInPlace(x, n, kBestLanes);
@@ -178,6 +250,10 @@ void logInPlace(double* x, std::size_t n) {
 
 double fastExp(double x) {
   return evaluate<Function::kExp, 2>(Vector<2>::Lanes{x, 1.0})[0];
+}
+
+double fastErfc(double x) {
+  return evaluate<Function::kErfc, 2>(Vector<2>::Lanes{x, 1.0})[0];
 }
 
 double fastLog(double x) {

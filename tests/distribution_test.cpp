@@ -166,9 +166,29 @@ TEST(NormalCdf, MatchesBoost) {
     EXPECT_TRUE(
         near(normalCdf(z), boost::math::cdf(standard, z), 1e-15 * std::max(1.0, z * z), 1e-300));
   }
+  // Densely where most scores fall, through both of erfc's rationals and past them.
+  for (int k = -300; k <= 300; ++k) {
+    const double z = 0.01 * k + 1e-3;
+    SCOPED_TRACE(z);
+    EXPECT_TRUE(near(normalCdf(z), boost::math::cdf(standard, z), 1e-15, 1e-300));
+  }
   // The upper tail through Phi(-z) keeps relative precision where 1 - Phi(z) would not.
   EXPECT_TRUE(
       near(normalCdf(-30.0), boost::math::cdf(boost::math::complement(standard, 30.0)), 1e-12));
+}
+
+TEST(NormalCdfs, EqualNormalCdfBitForBit) {
+  std::vector<double> zs;
+  for (double u : batchUniforms()) zs.push_back(normalQuantile(u));
+  for (double z : {kNaN, 0.0, -0.0, 40.0, -40.0, -kInfinity, kInfinity}) zs.push_back(z);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, zs.size()}) {
+    std::vector<double> out(n, -1.0);
+    normalCdfs(zs.data() + zs.size() - n, out.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double z = zs[zs.size() - n + i];
+      ASSERT_TRUE(sameBits(out[i], normalCdf(z))) << "z " << std::setprecision(17) << z;
+    }
+  }
 }
 
 TEST(NormalQuantiles, EqualNormalQuantileBitForBit) {

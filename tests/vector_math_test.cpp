@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace spinval {
@@ -72,6 +73,31 @@ TEST(VectorMath, LogIsWithinAnUlpOverItsWholeRange) {
   EXPECT_LT(worstLog(uniformValues(1.0 - 1e-9, 1.0 + 1e-9, 1 << 16, 6)), 1.0);
 }
 
+// fdlibm's rationals for erfc: below 3 ulp here (glibc's erfc, the same algorithm, reaches
+// about 4 near |x| = 1.25); beyond |x| = 1.25 the value is std::erfc's.
+TEST(VectorMath, ErfcIsWithinThreeUlpsAndLibmsBeyond) {
+  for (auto [low, high, seed] : {std::tuple{-1.25, 1.25, 8}, std::tuple{-0.3, 0.3, 9}}) {
+    std::vector<double> x = uniformValues(low, high, 1 << 20, static_cast<std::uint64_t>(seed));
+    std::vector<double> y = x;
+    erfcInPlace(y.data(), y.size());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      worst = std::max(worst, ulpError(y[i], std::erfc(static_cast<long double>(x[i]))));
+    }
+    EXPECT_LT(worst, 3.0) << "on [" << low << ", " << high << "]";
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> x = {1.25, -1.25, 3.0, -3.0, 27.0, 40.0, -40.0, kInf, -kInf};
+  std::vector<double> y = x;
+  erfcInPlace(y.data(), y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(y[i]), std::bit_cast<std::uint64_t>(std::erfc(x[i])))
+        << "erfc(" << x[i] << ")";
+  }
+  EXPECT_TRUE(std::isnan(fastErfc(nan)));
+  EXPECT_EQ(fastErfc(0.0), 1.0);
+}
+
 TEST(VectorMath, ExactCasesAreExact) {
   std::vector<double> x = {0.0, -0.0, 1.0, 2.0, 0.5, 1024.0};
   std::vector<double> e = {x[0], x[1]};
@@ -123,12 +149,19 @@ TEST(VectorMath, BitsDependOnTheValueAlone) {
   for (double& v : logs) v = std::fabs(v);
   std::vector<double> wholeLogs = logs;
   logInPlace(wholeLogs.data(), wholeLogs.size());
+  std::vector<double> scores = x;
+  for (double& v : scores) v /= 10.0;  // most inside erfc's rationals, some beyond
+  std::vector<double> wholeErfc = scores;
+  erfcInPlace(wholeErfc.data(), wholeErfc.size());
   for (int lanes : {2, vectorLanes()}) {
     for (std::size_t shift : {0, 1, 3}) {
       std::vector<double> part(x.begin() + static_cast<std::ptrdiff_t>(shift), x.end());
       expInPlace(part.data(), part.size(), lanes);
       std::vector<double> partLogs(logs.begin() + static_cast<std::ptrdiff_t>(shift), logs.end());
       logInPlace(partLogs.data(), partLogs.size(), lanes);
+      std::vector<double> partErfc(scores.begin() + static_cast<std::ptrdiff_t>(shift),
+                                   scores.end());
+      erfcInPlace(partErfc.data(), partErfc.size(), lanes);
       for (std::size_t i = 0; i < part.size(); ++i) {
         ASSERT_EQ(std::bit_cast<std::uint64_t>(part[i]),
                   std::bit_cast<std::uint64_t>(whole[i + shift]))
@@ -136,6 +169,9 @@ TEST(VectorMath, BitsDependOnTheValueAlone) {
         ASSERT_EQ(std::bit_cast<std::uint64_t>(partLogs[i]),
                   std::bit_cast<std::uint64_t>(wholeLogs[i + shift]))
             << "log, lanes " << lanes << ", shift " << shift << ", value " << i;
+        ASSERT_EQ(std::bit_cast<std::uint64_t>(partErfc[i]),
+                  std::bit_cast<std::uint64_t>(wholeErfc[i + shift]))
+            << "erfc, lanes " << lanes << ", shift " << shift << ", value " << i;
       }
     }
   }
@@ -143,6 +179,8 @@ TEST(VectorMath, BitsDependOnTheValueAlone) {
     ASSERT_EQ(std::bit_cast<std::uint64_t>(fastExp(x[i])), std::bit_cast<std::uint64_t>(whole[i]));
     ASSERT_EQ(std::bit_cast<std::uint64_t>(fastLog(logs[i])),
               std::bit_cast<std::uint64_t>(wholeLogs[i]));
+    ASSERT_EQ(std::bit_cast<std::uint64_t>(fastErfc(scores[i])),
+              std::bit_cast<std::uint64_t>(wholeErfc[i]));
   }
 }
 

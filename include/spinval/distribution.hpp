@@ -161,6 +161,8 @@ class Distribution {
 // Standard normal inverse CDF (Wichura's AS241, relative error below 1e-15) and CDF.
 double normalQuantile(double u);
 double normalCdf(double z);
+// out[i] = normalCdf(z[i]) for i < n, bit for bit, most of them a few at a time.
+void normalCdfs(const double* z, double* out, std::size_t n);
 // out[i] = normalQuantile(u[i]) for i < n, bit for bit, with the central region vectorised.
 // out may equal u.
 void normalQuantiles(const double* u, double* out, std::size_t n);

@@ -6,6 +6,7 @@
 #include <bit>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -17,8 +18,11 @@
 #include <utility>
 
 #ifdef __SSE2__
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
+// Four-lane vectors are passed by value only to functions inlined where they are used, so never
+// across an ABI boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -109,45 +113,42 @@ Moments twoPass(const double* x, std::size_t n, std::size_t stride) {
                             std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3])));
 }
 
-// twoPass of C contiguous columns of n values at once, with the same lanes and so the same
+// Four lanes of doubles: lane j takes elements j, j + 4, j + 8, ... Without AVX the compiler
+// splits each operation in two SSE2 ones, lane by lane all the same.
+using Lanes4 = double __attribute__((vector_size(32)));
+
+Lanes4 load4(const double* p) {
+  Lanes4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// twoPass of C contiguous columns of n > 0 values at once, with the same lanes and so the same
 // digits: each lane's sum is a chain of dependent additions, and C columns' chains side by side
-// (two SSE2 lanes to a register) keep the adder busy where one column's would wait on it.
+// keep the adder busy where one column's would wait on it.
 template <std::size_t C>
-void twoPassColumns(const double* const* x, std::size_t n, Moments* out) {
-#ifndef __SSE2__
-  for (std::size_t c = 0; c < C; ++c) out[c] = twoPass(x[c], n, 1);
-#else
-  if (n == 0) {
-    for (std::size_t c = 0; c < C; ++c) out[c] = Moments{};
-    return;
-  }
-  // Registers [c][0] hold lanes 0 and 1, [c][1] lanes 2 and 3.
-  __m128d sum[C][2], lo[C][2], hi[C][2];
+[[gnu::always_inline]] inline void twoPassLanes(const double* const* x, std::size_t n,
+                                                Moments* out) {
+  Lanes4 sum[C], lo[C], hi[C];
   for (std::size_t c = 0; c < C; ++c) {
-    for (std::size_t h = 0; h < 2; ++h) {
-      sum[c][h] = _mm_setzero_pd();
-      lo[c][h] = hi[c][h] = _mm_set1_pd(x[c][0]);
-    }
+    sum[c] = Lanes4{};
+    lo[c] = hi[c] = Lanes4{} + x[c][0];
   }
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     for (std::size_t c = 0; c < C; ++c) {
-      for (std::size_t h = 0; h < 2; ++h) {
-        const __m128d v = _mm_loadu_pd(x[c] + i + 2 * h);
-        sum[c][h] = _mm_add_pd(sum[c][h], v);
-        lo[c][h] = _mm_min_pd(v, lo[c][h]);  // v < lo ? v : lo, lane by lane
-        hi[c][h] = _mm_max_pd(v, hi[c][h]);  // v > hi ? v : hi
-      }
+      const Lanes4 v = load4(x[c] + i);
+      sum[c] += v;
+      lo[c] = v < lo[c] ? v : lo[c];
+      hi[c] = v > hi[c] ? v : hi[c];
     }
   }
   const std::size_t body = i;
   for (std::size_t c = 0; c < C; ++c) {
-    alignas(16) double s[4], l[4], u[4];
-    for (std::size_t h = 0; h < 2; ++h) {
-      _mm_store_pd(s + 2 * h, sum[c][h]);
-      _mm_store_pd(l + 2 * h, lo[c][h]);
-      _mm_store_pd(u + 2 * h, hi[c][h]);
-    }
+    double s[4], l[4], u[4];
+    std::memcpy(s, &sum[c], sizeof s);
+    std::memcpy(l, &lo[c], sizeof l);
+    std::memcpy(u, &hi[c], sizeof u);
     for (i = body; i < n; ++i) {
       const double v = x[c][i];
       s[0] += v;
@@ -159,26 +160,22 @@ void twoPassColumns(const double* const* x, std::size_t n, Moments* out) {
     out[c] = Moments::fromState(n, mean, 0.0, std::min(std::min(l[0], l[1]), std::min(l[2], l[3])),
                                 std::max(std::max(u[0], u[1]), std::max(u[2], u[3])));
   }
-  __m128d mean[C], squares[C][2], deviations[C][2];
+  Lanes4 mean[C], squares[C], deviations[C];
   for (std::size_t c = 0; c < C; ++c) {
-    mean[c] = _mm_set1_pd(out[c].mean());
-    for (std::size_t h = 0; h < 2; ++h) squares[c][h] = deviations[c][h] = _mm_setzero_pd();
+    mean[c] = Lanes4{} + out[c].mean();
+    squares[c] = deviations[c] = Lanes4{};
   }
   for (i = 0; i < body; i += 4) {
     for (std::size_t c = 0; c < C; ++c) {
-      for (std::size_t h = 0; h < 2; ++h) {
-        const __m128d d = _mm_sub_pd(_mm_loadu_pd(x[c] + i + 2 * h), mean[c]);
-        squares[c][h] = _mm_add_pd(squares[c][h], _mm_mul_pd(d, d));
-        deviations[c][h] = _mm_add_pd(deviations[c][h], d);
-      }
+      const Lanes4 d = load4(x[c] + i) - mean[c];
+      squares[c] += d * d;
+      deviations[c] += d;
     }
   }
   for (std::size_t c = 0; c < C; ++c) {
-    alignas(16) double q[4], e[4];
-    for (std::size_t h = 0; h < 2; ++h) {
-      _mm_store_pd(q + 2 * h, squares[c][h]);
-      _mm_store_pd(e + 2 * h, deviations[c][h]);
-    }
+    double q[4], e[4];
+    std::memcpy(q, &squares[c], sizeof q);
+    std::memcpy(e, &deviations[c], sizeof e);
     const double m = out[c].mean();
     for (i = body; i < n; ++i) {
       const double d = x[c][i] - m;
@@ -191,7 +188,32 @@ void twoPassColumns(const double* const* x, std::size_t n, Moments* out) {
     out[c] =
         Moments::fromState(n, m, std::max(s2 - s1 * s1 / count, 0.0), out[c].min(), out[c].max());
   }
-#endif
+}
+
+template <std::size_t C>
+void twoPassBaseline(const double* const* x, std::size_t n, Moments* out) {
+  twoPassLanes<C>(x, n, out);
+}
+
+template <std::size_t C>
+[[gnu::target("avx2")]] void twoPassAvx2(const double* const* x, std::size_t n, Moments* out) {
+  twoPassLanes<C>(x, n, out);
+}
+
+const bool kAvx2 = __builtin_cpu_supports("avx2");
+
+// twoPass of C contiguous columns, in one AVX2 register where the processor has it.
+template <std::size_t C>
+void twoPassColumns(const double* const* x, std::size_t n, Moments* out) {
+  if (n == 0) {
+    for (std::size_t c = 0; c < C; ++c) out[c] = Moments{};
+    return;
+  }
+  if (kAvx2) {
+    twoPassAvx2<C>(x, n, out);
+  } else {
+    twoPassBaseline<C>(x, n, out);
+  }
 }
 
 // The moments of contiguous columns, two at a time.

@@ -17,6 +17,7 @@
 #include "bytes.hpp"
 #include "spinval/error.hpp"
 #include "spinval/partial.hpp"
+#include "spinval/vector_math.hpp"
 
 namespace spinval {
 
@@ -57,7 +58,10 @@ struct NonFinite {
 };
 
 std::optional<NonFinite> firstNonFinite(const Layout& layout, const BlockOutput& out) {
-  if (out.outputs.allFinite() && out.yearly.allFinite()) return std::nullopt;
+  if (allFinite(out.outputs.data(), static_cast<std::size_t>(out.outputs.size())) &&
+      allFinite(out.yearly.data(), static_cast<std::size_t>(out.yearly.size()))) {
+    return std::nullopt;
+  }
   std::optional<NonFinite> first;
   auto scan = [&](const Eigen::MatrixXd& matrix, auto nameOf) {
     for (Eigen::Index c = 0; c < matrix.cols(); ++c) {

@@ -189,7 +189,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     }
     if (windows) {
       std::lock_guard lock(mutex);
-      storage.mergeWindows(*windows);
+      storage.mergeWindows(std::move(windows));
     }
   };
 

@@ -1236,19 +1236,8 @@ void RunStatistics::addToWindows(Windows& windows, const BlockOutput& block) con
   }
 }
 
-void RunStatistics::mergeWindows(const Windows& windows) {
-  for (std::size_t k = 0; k < windows.columns.size(); ++k) {
-    WindowContents& to = windows_->columns[k];
-    const WindowContents& from = windows.columns[k];
-    for (std::size_t w = 0; w < from.inside.size(); ++w) {
-      to.atOrAbove[w] += from.atOrAbove[w];
-      Inside& values = to.inside[w];
-      values.reserve(values.size + from.inside[w].size);
-      std::copy_n(from.inside[w].values.get(), from.inside[w].size,
-                  values.values.get() + values.size);
-      values.size += from.inside[w].size;
-    }
-  }
+void RunStatistics::mergeWindows(std::shared_ptr<Windows> windows) {
+  workerWindows_.push_back(std::move(windows));
 }
 
 bool RunStatistics::closeYearlyWindows(unsigned threads) {
@@ -1258,13 +1247,26 @@ bool RunStatistics::closeYearlyWindows(unsigned threads) {
   parallelFor(yearlyValues_.size(), threads, [&](std::size_t k) {
     const KeyWindows& windows = yearlyPlan_->windows[k];
     if (windows.size() == 0) return;
+    // The pilot's contents, then each worker's: counts add, values join.
+    WindowContents& all = windows_->columns[k];
+    for (const auto& worker : workerWindows_) {
+      const WindowContents& from = worker->columns[k];
+      for (std::size_t w = 0; w < windows.size(); ++w) {
+        all.atOrAbove[w] += from.atOrAbove[w];
+        Inside& values = all.inside[w];
+        values.reserve(values.size + from.inside[w].size);
+        std::copy_n(from.inside[w].values.get(), from.inside[w].size,
+                    values.values.get() + values.size);
+        values.size += from.inside[w].size;
+      }
+    }
     yearlySelected_[k].resize(yearlyPlan_->ranks.size());
-    if (!selectInWindows(paths_, yearlyPlan_->ranks, windows, windows_->columns[k],
-                         yearlySelected_[k].data())) {
+    if (!selectInWindows(paths_, yearlyPlan_->ranks, windows, all, yearlySelected_[k].data())) {
       hold = false;
     }
   });
   windows_.reset();
+  workerWindows_.clear();
   return hold;
 }
 

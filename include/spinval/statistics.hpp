@@ -166,19 +166,19 @@ class RunStatistics {
   // piece. keepYearlyPilot(m) keeps the yearly values of paths [0, m) only. Once they are stored,
   // openYearlyWindows places windows of values around each yearly column's quantile ranks over
   // all paths(), from the pilot's values as a sample (`sigmas` standard deviations of the
-  // sample's error either side), and the pilot's values and those of later blocks are classified
-  // into them (by each worker, addToWindows, then mergeWindows: counts and values, exact in any
-  // order). closeYearlyWindows selects the quantiles' order statistics and says whether each lay
-  // in its window; a window misses only when the pilot is far from typical (with sigmas = 7,
-  // about once in 10^11 windows), and the run is then repeated storing every value. Both take
-  // the columns on `threads` threads.
+  // sample's error either side), and classifies the pilot's values into them. Each worker does
+  // the same with its blocks (makeWindows, addToWindows) and hands them over (mergeWindows).
+  // closeYearlyWindows joins them (counts add, values join: exact in any order), selects the
+  // quantiles' order statistics and says whether each lay in its window; a window misses only
+  // when the pilot is far from typical (with sigmas = 7, about once in 10^11 windows), and the
+  // run is then repeated storing every value. Both take the columns on `threads` threads.
   struct Windows;
   void keepYearlyPilot(std::uint64_t pilotPaths);
   void openYearlyWindows(double sigmas, unsigned threads);
   bool yearlyWindowed() const { return yearlyPlan_ != nullptr; }
   std::shared_ptr<Windows> makeWindows() const;
   void addToWindows(Windows& windows, const BlockOutput& block) const;
-  void mergeWindows(const Windows& windows);
+  void mergeWindows(std::shared_ptr<Windows> windows);
   bool closeYearlyWindows(unsigned threads);
 
   const Layout& layout() const { return *layout_; }
@@ -237,7 +237,8 @@ class RunStatistics {
   struct YearlyPlan;
   std::uint64_t yearlyPilot_ = 0;
   std::shared_ptr<const YearlyPlan> yearlyPlan_;
-  std::shared_ptr<Windows> windows_;
+  std::shared_ptr<Windows> windows_;                     // the pilot's
+  std::vector<std::shared_ptr<Windows>> workerWindows_;  // each worker's, since
   std::vector<std::vector<double>> yearlySelected_;
   friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches

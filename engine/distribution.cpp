@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
+#include <mutex>
 #include <numbers>
 #include <numeric>
 #include <type_traits>
@@ -1413,22 +1415,43 @@ Distribution::Distribution(DistributionKind kind, double min, double max)
   sHigh_ = w.sHigh;
   mass_ = w.mass;
   if (const auto* beta = std::get_if<Beta>(&kind_)) {
-    betaTable_ = std::make_shared<const BetaQuantileTable>(beta->alpha, beta->beta);
+    betaTable_ = std::make_shared<BetaTable>(beta->alpha, beta->beta);
   } else if (const auto* pert = std::get_if<Pert>(&kind_)) {
     const Beta shape = Ops<Pert>::asBeta(*pert);
-    betaTable_ = std::make_shared<const BetaQuantileTable>(shape.alpha, shape.beta);
+    betaTable_ = std::make_shared<BetaTable>(shape.alpha, shape.beta);
   }
+}
+
+// Built by the first caller; any other waits for it.
+struct Distribution::BetaTable {
+  BetaTable(double a, double b) : alpha(a), beta(b) {}
+  const BetaQuantileTable* get() {
+    std::call_once(built,
+                   [this] { table = std::make_unique<const BetaQuantileTable>(alpha, beta); });
+    return table.get();
+  }
+
+  double alpha, beta;
+  std::once_flag built;
+  std::unique_ptr<const BetaQuantileTable> table;
+};
+
+const BetaQuantileTable* Distribution::table() const {
+  return betaTable_ ? betaTable_->get() : nullptr;
+}
+
+void Distribution::prepare() const {
+  table();
 }
 
 double Distribution::quantile(double u) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
-  return std::visit([&](const auto& d) { return drawOf(drawable(d, betaTable_.get()), w, u); },
-                    kind_);
+  return std::visit([&](const auto& d) { return drawOf(drawable(d, table()), w, u); }, kind_);
 }
 
 void Distribution::quantiles(const double* u, double* out, std::size_t n) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
-  std::visit([&](const auto& d) { drawsOf(d, w, betaTable_.get(), u, out, n); }, kind_);
+  std::visit([&](const auto& d) { drawsOf(d, w, table(), u, out, n); }, kind_);
 }
 
 double Distribution::cdf(double x) const {
@@ -1443,8 +1466,7 @@ double Distribution::sf(double x) const {
 
 double Distribution::cquantile(double q) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
-  return std::visit([&](const auto& d) { return upperDrawOf(drawable(d, betaTable_.get()), w, q); },
-                    kind_);
+  return std::visit([&](const auto& d) { return upperDrawOf(drawable(d, table()), w, q); }, kind_);
 }
 
 double Distribution::mean() const {

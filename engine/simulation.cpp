@@ -16,6 +16,7 @@
 
 #include "bytes.hpp"
 #include "spinval/error.hpp"
+#include "spinval/parallel.hpp"
 #include "spinval/partial.hpp"
 #include "spinval/vector_math.hpp"
 
@@ -200,6 +201,12 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
   worker();
   for (auto& thread : pool) thread.join();
   if (!errors.empty()) std::rethrow_exception(errors.begin()->second);
+}
+
+// The inputs' quantile tables, built on the run's threads before the first block needs them.
+void prepareInputs(const Layout& layout, unsigned threads) {
+  parallelFor(layout.staticInputs.size(), threads,
+              [&](std::size_t d) { layout.staticInputs[d].distribution.prepare(); });
 }
 
 // CPU seconds of the whole process (every thread) since it started.
@@ -418,6 +425,7 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
 
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
+  prepareInputs(layout, result.threads);
   std::uint64_t computed = 0;
   Round round{0, 0, p.firstRound};
   for (;;) {
@@ -573,6 +581,7 @@ RunPiece simulatePiece(const Model& model, const Copula& copula, const RunSettin
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
   if (range.size() > 0) {
+    prepareInputs(layout, piece.threads);
     runBlocks(model, copula, sampler, settings, round, range, piece.threads, piece.statistics,
               merge);
   }

@@ -27,6 +27,8 @@
 #include <sys/mman.h>
 #endif
 
+#include "spinval/parallel.hpp"
+
 namespace spinval {
 
 void Moments::add(double x) {
@@ -927,30 +929,6 @@ void unitMoments(ErrorModel model, std::uint64_t firstPath, const double* column
 }  // namespace
 
 namespace {
-
-// f(0), ..., f(count - 1) on up to `threads` threads, each index once in any order; the first
-// exception thrown is rethrown once all are done.
-void parallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& f) {
-  std::atomic<std::size_t> next{0};
-  std::mutex mutex;
-  std::exception_ptr error;
-  auto worker = [&] {
-    for (std::size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  const auto used = static_cast<unsigned>(std::clamp<std::size_t>(count, 1, std::max(threads, 1u)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
-  if (error) std::rethrow_exception(error);
-}
 
 constexpr std::array<double, 3> kYearlyProbabilities = {0.05, 0.50, 0.95};
 

@@ -26,6 +26,7 @@
 #include <limits>
 #include <numbers>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "spinval/rng.hpp"
@@ -175,6 +176,35 @@ TEST(NormalCdf, MatchesBoost) {
   // The upper tail through Phi(-z) keeps relative precision where 1 - Phi(z) would not.
   EXPECT_TRUE(
       near(normalCdf(-30.0), boost::math::cdf(boost::math::complement(standard, 30.0)), 1e-12));
+}
+
+// A PERT's table is built once, by prepare() or by the first draw, whichever thread gets there
+// first; copies share it, and the draws are the same whoever built it.
+TEST(Prepare, DrawsAreTheSameWhoeverBuildsTheTable) {
+  const Distribution reference(Pert{1.0, 2.5, 7.0});
+  std::vector<double> us = batchUniforms();
+  std::vector<double> expected(us.size());
+  reference.quantiles(us.data(), expected.data(), us.size());
+  const Distribution prepared(Pert{1.0, 2.5, 7.0});
+  prepared.prepare();
+  const Distribution copy = prepared;
+  std::vector<double> out(us.size());
+  copy.quantiles(us.data(), out.data(), us.size());
+  for (std::size_t i = 0; i < us.size(); ++i) ASSERT_TRUE(sameBits(out[i], expected[i]));
+  // Four threads drawing from copies of one distribution nobody prepared.
+  const Distribution shared(Pert{1.0, 2.5, 7.0});
+  std::vector<std::vector<double>> drawn(4, std::vector<double>(us.size()));
+  std::vector<std::thread> threads;
+  for (auto& d : drawn) {
+    threads.emplace_back([&shared, &us, &d] {
+      const Distribution mine = shared;
+      mine.quantiles(us.data(), d.data(), us.size());
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& d : drawn) {
+    for (std::size_t i = 0; i < us.size(); ++i) ASSERT_TRUE(sameBits(d[i], expected[i]));
+  }
 }
 
 TEST(NormalCdfs, EqualNormalCdfBitForBit) {

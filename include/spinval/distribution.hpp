@@ -141,6 +141,10 @@ class Distribution {
   double variance() const;
 
   const DistributionKind& kind() const { return kind_; }
+  // Builds what draws need before the first one: a beta or PERT distribution's quantile table
+  // (about 0.5 ms), so that a run can build all of them on its threads. Copies share it, and
+  // draws before prepare() build it themselves. Safe to call from several threads.
+  void prepare() const;
   std::string name() const;      // "normal"
   std::string describe() const;  // "normal(mean 0.1, sd 0.1)", with min/max when truncated
 
@@ -154,8 +158,11 @@ class Distribution {
   double sLow_ = 1.0, sHigh_ = 0.0;
   double mass_ = 1.0;
   double lower_ = -kInfinity, upper_ = kInfinity;
-  // Beta and PERT only: their quantile, tabulated once and shared by copies.
-  std::shared_ptr<const BetaQuantileTable> betaTable_;
+  // Beta and PERT only: their quantile, tabulated once (by prepare() or the first draw) and
+  // shared by copies.
+  struct BetaTable;
+  std::shared_ptr<BetaTable> betaTable_;
+  const BetaQuantileTable* table() const;
 };
 
 // Standard normal inverse CDF (Wichura's AS241, relative error below 1e-15) and CDF.

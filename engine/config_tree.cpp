@@ -210,16 +210,6 @@ struct ChainLink {
   std::string display;
 };
 
-std::optional<std::string> readText(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return std::nullopt;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 fs::path canonicalPath(const fs::path& file) {
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(file, ec);
@@ -435,6 +425,16 @@ std::string serializeConfig(const ConfigNode& node) {
   std::string out;
   serializeInto(out, node);
   return out;
+}
+
+std::optional<std::string> readText(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace spinval

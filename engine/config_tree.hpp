@@ -6,6 +6,7 @@
 //   applyOverride(root, path, parseConfigText("0.35", origin));
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,5 +85,8 @@ std::string describeConfigNode(const ConfigNode& node);
 // Deterministic text of a tree: JSON-like, mappings in their entry order, plain scalars as
 // written, other scalars as JSON strings. Callers normalise numbers before serialising.
 std::string serializeConfig(const ConfigNode& node);
+
+// The whole contents of `file`, or nothing where it is not a regular file that can be read.
+std::optional<std::string> readText(const std::filesystem::path& file);
 
 }  // namespace spinval

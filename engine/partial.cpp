@@ -1,12 +1,13 @@
 #include "spinval/partial.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "bytes.hpp"
+#include "config_tree.hpp"
 #include "spinval/error.hpp"
 
 namespace spinval {
@@ -72,11 +73,9 @@ BlockStatistics readBlockStatistics(ByteReader& in) {
 }
 
 std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::optional<std::string> text = readText(path);
+  if (!text) throw std::runtime_error("cannot read " + path.string());
+  return std::move(*text);
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
@@ -100,16 +98,6 @@ Json axisValueJson(const std::string& text) {
     return parsed.is_number() ? parsed : Json(*number);
   }
   return text;
-}
-
-std::optional<std::string> readText(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return std::nullopt;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 double statValue(const Json& point, const std::string& metric, const std::string& stat) {

@@ -14,6 +14,7 @@
 #include "spinval/copula.hpp"
 #include "spinval/sampler.hpp"
 #include "spinval/scenario.hpp"
+#include "spinval/simulation.hpp"
 #include "spinval/thead_model.hpp"
 
 namespace spinval::cli {
@@ -64,5 +65,17 @@ struct PreparedScenario {
 // Loads the scenario, builds the model and the copula, and resolves the sampler. Every problem
 // with the input is thrown as an InputError, before anything runs or is written.
 PreparedScenario prepareScenario(const ScenarioOptions& options);
+
+// What run and compare take from their options, or else from the (first) scenario: the path
+// count (0: simulation.paths), the seed, the sampler (empty: simulation.sampler; a name that is
+// none is an InputError) and the threads (0: every hardware thread).
+struct CommonRunOptions {
+  std::uint64_t paths = 0;
+  bool seedGiven = false;
+  std::uint64_t seed = 0;
+  std::string sampler;
+  unsigned threads = 0;
+};
+RunSettings commonSettings(const PreparedScenario& prepared, const CommonRunOptions& options);
 
 }  // namespace spinval::cli

@@ -203,20 +203,10 @@ int compare(const CompareOptions& options) {
   std::vector<PreparedScenario> prepared;
   for (const std::string& file : options.files)
     prepared.push_back(prepareScenario(ScenarioOptions{file, options.overrides}));
-  const Scenario& first = prepared.front().scenario();
 
-  RunSettings settings;
-  settings.paths = options.paths != 0 ? options.paths : first.simulation.paths;
-  settings.seed = options.seedGiven ? options.seed : first.simulation.seed;
-  settings.sampler = prepared.front().sampler;
-  if (!options.sampler.empty()) {
-    try {
-      settings.sampler = parseSampler(options.sampler);
-    } catch (const std::invalid_argument& e) {
-      throw InputError({"--sampler", 0, 0}, "", e.what());
-    }
-  }
-  settings.threads = resolveThreads(options.threads);
+  RunSettings settings = commonSettings(
+      prepared.front(),
+      {options.paths, options.seedGiven, options.seed, options.sampler, options.threads});
   const std::uint64_t admissible = admissiblePaths(settings.sampler, settings.paths);
   if (admissible != settings.paths) {
     std::cerr << "spinval: notice: " << samplerName(settings.sampler) << " runs " << admissible

@@ -129,18 +129,8 @@ int run(const RunOptions& options) {
   PreparedScenario prepared = prepareScenario(options.scenario);
   const Scenario& scenario = prepared.scenario();
 
-  RunSettings settings;
-  settings.paths = options.paths != 0 ? options.paths : scenario.simulation.paths;
-  settings.seed = options.seedGiven ? options.seed : scenario.simulation.seed;
-  settings.sampler = prepared.sampler;
-  if (!options.sampler.empty()) {
-    try {
-      settings.sampler = parseSampler(options.sampler);
-    } catch (const std::invalid_argument& e) {
-      throw InputError({"--sampler", 0, 0}, "", e.what());
-    }
-  }
-  settings.threads = resolveThreads(options.threads);
+  RunSettings settings = commonSettings(
+      prepared, {options.paths, options.seedGiven, options.seed, options.sampler, options.threads});
   for (const std::string& expression : options.probabilities) {
     try {
       settings.thresholds.push_back(parseThreshold(expression, prepared.model->layout()));

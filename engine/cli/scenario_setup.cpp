@@ -110,4 +110,21 @@ PreparedScenario prepareScenario(const ScenarioOptions& options) {
   return prepared;
 }
 
+RunSettings commonSettings(const PreparedScenario& prepared, const CommonRunOptions& options) {
+  const Scenario& scenario = prepared.scenario();
+  RunSettings settings;
+  settings.paths = options.paths != 0 ? options.paths : scenario.simulation.paths;
+  settings.seed = options.seedGiven ? options.seed : scenario.simulation.seed;
+  settings.sampler = prepared.sampler;
+  if (!options.sampler.empty()) {
+    try {
+      settings.sampler = parseSampler(options.sampler);
+    } catch (const std::invalid_argument& e) {
+      throw InputError({"--sampler", 0, 0}, "", e.what());
+    }
+  }
+  settings.threads = resolveThreads(options.threads);
+  return settings;
+}
+
 }  // namespace spinval::cli

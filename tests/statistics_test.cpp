@@ -76,6 +76,38 @@ TEST(Moments, TwoPassAgreesWithWelford) {
   EXPECT_EQ(Moments::of(std::vector<double>{2.5}).variance(), 0.0);
 }
 
+// Moments::of takes each sum in four fixed lanes (lane j: values j, j + 4, ...; the last n % 4
+// in lane 0), added (0 + 1) + (2 + 3), whatever register width the processor gives the loop:
+// the same digits as the four lanes written out one value at a time here.
+TEST(Moments, FourFixedLanesWhateverTheRegisterWidth) {
+  std::mt19937_64 engine(11);
+  std::lognormal_distribution<double> lognormal(20.0, 1.5);
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{7},
+                        std::size_t{1024}, std::size_t{1027}}) {
+    std::vector<double> x(n);
+    for (double& v : x) v = lognormal(engine);
+    const std::size_t body = n / 4 * 4;
+    auto lane = [&](std::size_t i) { return i < body ? i % 4 : 0; };
+    double sum[4] = {};
+    for (std::size_t i = 0; i < n; ++i) sum[lane(i)] += x[i];
+    const double count = static_cast<double>(n);
+    const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / count;
+    double squares[4] = {}, deviations[4] = {};
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = x[i] - mean;
+      squares[lane(i)] += d * d;
+      deviations[lane(i)] += d;
+    }
+    const double s2 = (squares[0] + squares[1]) + (squares[2] + squares[3]);
+    const double s1 = (deviations[0] + deviations[1]) + (deviations[2] + deviations[3]);
+    const Moments m = Moments::of(x);
+    EXPECT_EQ(m.mean(), mean) << n << " values";
+    EXPECT_EQ(m.m2(), std::max(s2 - s1 * s1 / count, 0.0)) << n << " values";
+    EXPECT_EQ(m.min(), *std::min_element(x.begin(), x.end()));
+    EXPECT_EQ(m.max(), *std::max_element(x.begin(), x.end()));
+  }
+}
+
 TEST(Moments, EmptyAndSingleValue) {
   Moments m;
   EXPECT_EQ(m.variance(), 0.0);

@@ -954,7 +954,7 @@ std::vector<std::uint64_t> yearlyRanks(std::uint64_t n) {
 struct RunStatistics::YearlyPlan {
   std::vector<std::uint64_t> ranks;
   std::vector<KeyWindows> windows;
-  std::vector<bool> branchless;
+  std::vector<char> branchless;  // not vector<bool>: the columns are planned on several threads
 };
 
 // What a worker's blocks, or the whole run, put in each yearly column's windows.
@@ -1196,7 +1196,7 @@ void RunStatistics::openYearlyWindows(double sigmas, unsigned threads) {
     Column().swap(pilot);
   });
   yearlyPlan_ = std::move(plan);
-  windows_ = std::move(windows);
+  windows_.push_back(std::move(windows));
 }
 
 std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows() const {
@@ -1215,7 +1215,7 @@ void RunStatistics::addToWindows(Windows& windows, const BlockOutput& block) con
 }
 
 void RunStatistics::mergeWindows(std::shared_ptr<Windows> windows) {
-  workerWindows_.push_back(std::move(windows));
+  windows_.push_back(std::move(windows));
 }
 
 bool RunStatistics::closeYearlyWindows(unsigned threads) {
@@ -1225,10 +1225,10 @@ bool RunStatistics::closeYearlyWindows(unsigned threads) {
   parallelFor(yearlyValues_.size(), threads, [&](std::size_t k) {
     const KeyWindows& windows = yearlyPlan_->windows[k];
     if (windows.size() == 0) return;
-    // The pilot's contents, then each worker's: counts add, values join.
-    WindowContents& all = windows_->columns[k];
-    for (const auto& worker : workerWindows_) {
-      const WindowContents& from = worker->columns[k];
+    // Each worker's contents joined to the pilot's: counts add, values join.
+    WindowContents& all = windows_.front()->columns[k];
+    for (std::size_t worker = 1; worker < windows_.size(); ++worker) {
+      const WindowContents& from = windows_[worker]->columns[k];
       for (std::size_t w = 0; w < windows.size(); ++w) {
         all.atOrAbove[w] += from.atOrAbove[w];
         Inside& values = all.inside[w];
@@ -1243,8 +1243,7 @@ bool RunStatistics::closeYearlyWindows(unsigned threads) {
       hold = false;
     }
   });
-  windows_.reset();
-  workerWindows_.clear();
+  windows_.clear();
   return hold;
 }
 

@@ -237,8 +237,7 @@ class RunStatistics {
   struct YearlyPlan;
   std::uint64_t yearlyPilot_ = 0;
   std::shared_ptr<const YearlyPlan> yearlyPlan_;
-  std::shared_ptr<Windows> windows_;                     // the pilot's
-  std::vector<std::shared_ptr<Windows>> workerWindows_;  // each worker's, since
+  std::vector<std::shared_ptr<Windows>> windows_;  // the pilot's, then each worker's
   std::vector<std::vector<double>> yearlySelected_;
   friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <numbers>
@@ -1399,6 +1400,37 @@ Lognormal lognormalFromMoments(double mean, double sd) {
 // ---------------------------------------------------------------------------------------------
 // Distribution
 
+// Built by the first caller; any other waits for it.
+struct Distribution::BetaTable {
+  BetaTable(double a, double b) : alpha(a), beta(b) {}
+  const BetaQuantileTable* get() {
+    std::call_once(built,
+                   [this] { table = std::make_unique<const BetaQuantileTable>(alpha, beta); });
+    return table.get();
+  }
+
+  // The table of Beta(a, b), shared by every distribution of that shape alive at once: a
+  // scenario's PERTs often share one (a mode halfway gives Beta(3, 3)), which then takes one
+  // build and one place in the cache.
+  static std::shared_ptr<BetaTable> of(double a, double b) {
+    static std::mutex mutex;
+    static std::map<std::pair<double, double>, std::weak_ptr<BetaTable>> tables;
+    const std::scoped_lock lock(mutex);
+    std::erase_if(tables, [](const auto& entry) { return entry.second.expired(); });
+    std::weak_ptr<BetaTable>& entry = tables[{a, b}];
+    std::shared_ptr<BetaTable> table = entry.lock();
+    if (!table) {
+      table = std::make_shared<BetaTable>(a, b);
+      entry = table;
+    }
+    return table;
+  }
+
+  double alpha, beta;
+  std::once_flag built;
+  std::unique_ptr<const BetaQuantileTable> table;
+};
+
 Distribution::Distribution(DistributionKind kind, double min, double max)
     : kind_(std::move(kind)), truncMin_(min), truncMax_(max) {
   const Window w = std::visit(
@@ -1415,26 +1447,13 @@ Distribution::Distribution(DistributionKind kind, double min, double max)
   sHigh_ = w.sHigh;
   mass_ = w.mass;
   if (const auto* beta = std::get_if<Beta>(&kind_)) {
-    betaTable_ = std::make_shared<BetaTable>(beta->alpha, beta->beta);
+    betaTable_ = BetaTable::of(beta->alpha, beta->beta);
   } else if (const auto* pert = std::get_if<Pert>(&kind_)) {
     const Beta shape = Ops<Pert>::asBeta(*pert);
-    betaTable_ = std::make_shared<BetaTable>(shape.alpha, shape.beta);
+    betaTable_ = BetaTable::of(shape.alpha, shape.beta);
   }
 }
 
-// Built by the first caller; any other waits for it.
-struct Distribution::BetaTable {
-  BetaTable(double a, double b) : alpha(a), beta(b) {}
-  const BetaQuantileTable* get() {
-    std::call_once(built,
-                   [this] { table = std::make_unique<const BetaQuantileTable>(alpha, beta); });
-    return table.get();
-  }
-
-  double alpha, beta;
-  std::once_flag built;
-  std::unique_ptr<const BetaQuantileTable> table;
-};
 
 const BetaQuantileTable* Distribution::table() const {
   return betaTable_ ? betaTable_->get() : nullptr;

@@ -4,13 +4,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <numbers>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "simd_lanes.hpp"
 #include "spinval/vector_math.hpp"
+
+// The yearly loop's vectors stay inside functions compiled for their width (see simd_lanes.hpp).
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace spinval {
 
@@ -116,9 +121,201 @@ Eigen::ArrayXd logOf(const Eigen::ArrayBase<E>& x) {
   return y;
 }
 
-// z_i = Phi^-1(u_i) into `out`.
-void normalScores(const double* u, Eigen::ArrayXd& out) {
-  normalQuantiles(u, out.data(), static_cast<std::size_t>(out.size()));
+// z_i = Phi^-1(u_i) into `out`, n of them.
+void normalScores(const double* u, double* out, Eigen::Index n) {
+  normalQuantiles(u, out, static_cast<std::size_t>(n));
+}
+
+// What the yearly loop (equations 1-13 and 16-17) reads and writes. Each pointer is to n doubles,
+// one per path, but for the per-year tables, which hold year y's n values from y n on (column
+// y of an n x H matrix; eps* are empty where their sigma is 0), and `yearly`, BlockOutput's
+// n x (8 H) matrix, of which the loop writes every output but the regime.
+struct YearlyLoop {
+  std::size_t n;
+  int years;
+  double sigmaM, sigmaQ, sigmaR;
+  const double *logM0, *g1, *gH, *sMax, *s0, *adoption, *C0, *gC, *costBase, *b, *Q0, *r0, *muR, *d,
+      *P0, *delta, *c1, *cH, *muC, *O0, *gO, *gmO, *o1, *oH, *F, *theta, *rho, *rev0, *tau,
+      *onePlusW;
+  const double *epsM, *epsQ, *epsR, *phi, *pi;
+  double* yearly;
+  double *fcf, *dcf, *revForward, *discount;  // FCF_H, the DCF sum, Rev_{tau+1}, (1 + W)^-(H - tau)
+};
+
+template <int kWidth>
+using Lanes = typename simd::Vector<kWidth>::Lanes;
+
+// Paths i .. i + count - 1 of a block, one to a lane: all kWidth lanes, or the first `count`
+// (Partial) with the others loaded as 1 and never stored.
+template <int kWidth, bool Partial>
+struct Chunk {
+  std::size_t i, count;
+
+  [[gnu::always_inline]] Lanes<kWidth> in(const double* column) const {
+    Lanes<kWidth> v = Lanes<kWidth>{} + 1.0;
+    std::memcpy(&v, column + i, (Partial ? count : kWidth) * sizeof(double));
+    return v;
+  }
+  [[gnu::always_inline]] void put(double* column, Lanes<kWidth> v) const {
+    std::memcpy(column + i, &v, (Partial ? count : kWidth) * sizeof(double));
+  }
+};
+
+template <int kWidth>
+[[gnu::always_inline]] inline Lanes<kWidth> laneExp(Lanes<kWidth> x) {
+  return simd::evaluate<simd::Function::kExp, kWidth>(x);
+}
+template <int kWidth>
+[[gnu::always_inline]] inline Lanes<kWidth> laneLog(Lanes<kWidth> x) {
+  return simd::evaluate<simd::Function::kLog, kWidth>(x);
+}
+
+// std::min and std::max lane by lane, as Eigen's min() and max() of arrays take them (the first
+// argument where the comparison is false, so a NaN there stays).
+template <class V>
+[[gnu::always_inline]] inline V minOf(V a, V b) {
+  return b < a ? b : a;
+}
+template <class V>
+[[gnu::always_inline]] inline V maxOf(V a, V b) {
+  return a < b ? b : a;
+}
+
+// Every year of paths i .. i + count - 1 (count <= kWidth; all kWidth unless Partial), one path
+// to a lane: the carried state stays in registers and only the outputs are written. The same
+// IEEE operations in the same order as the equations' array form in docs/model.md, lane by lane,
+// so the bits do not depend on kWidth.
+template <int kWidth, bool Partial>
+[[gnu::always_inline]] inline void years(const YearlyLoop& p, Chunk<kWidth, Partial> chunk) {
+  using L = Lanes<kWidth>;
+  const L zero = L{}, one = zero + 1.0;
+  const std::size_t n = p.n;
+  const int H = p.years;
+
+  const L g1 = chunk.in(p.g1), gSpan = chunk.in(p.gH) - g1;
+  const L sMax = chunk.in(p.sMax), shareGap = sMax / chunk.in(p.s0) - 1.0,
+          adoption = chunk.in(p.adoption);
+  const L C0 = chunk.in(p.C0), onePlusGC = 1.0 + chunk.in(p.gC);
+  const L costBase = chunk.in(p.costBase), minusB = -chunk.in(p.b), Q0 = chunk.in(p.Q0);
+  const L muR = chunk.in(p.muR), oneMinusD = 1.0 - chunk.in(p.d), P0 = chunk.in(p.P0);
+  const L oneMinusDelta = 1.0 - chunk.in(p.delta);
+  const L c1 = chunk.in(p.c1), cSpan = chunk.in(p.cH) - c1, onePlusMuC = 1.0 + chunk.in(p.muC);
+  const L O0 = chunk.in(p.O0), onePlusGO = 1.0 + chunk.in(p.gO), gmO = chunk.in(p.gmO);
+  const L o1 = chunk.in(p.o1), oSpan = chunk.in(p.oH) - o1, F = chunk.in(p.F);
+  const L theta = chunk.in(p.theta), rho = chunk.in(p.rho), tau = chunk.in(p.tau),
+          onePlusW = chunk.in(p.onePlusW);
+  const double halfVarianceQ = 0.5 * p.sigmaQ * p.sigmaQ;
+
+  // State carried from year to year.
+  L logM = chunk.in(p.logM0);    // ln M_{y-1}
+  L U = Q0;                      // U_{y-1}
+  L r = chunk.in(p.r0);          // r_{y-1}
+  L N = zero;                    // N_{y-1}, loss carried forward
+  L revPrev = chunk.in(p.rev0);  // Rev_{y-1}
+  L capacityGrowth = one;        // (1 + gC)^y
+  L priceDecline = one;          // (1 - d)^y
+  L otherGrowth = one;           // (1 + gO)^y
+  L adoptionPower = one;         // laneExp<kWidth>(-kappa y), a running product
+  L discount = one;              // (1 + W)^-(y - tau) once y > tau, else 1
+  L dcf = zero;                  // 17. the sum over y = tau+1..y so far
+  L revForward = zero;           // Rev_{tau+1}
+  L fcf = zero;
+
+  for (int y = 1; y <= H; ++y) {
+    const double lambda = static_cast<double>(y - 1) / static_cast<double>(H - 1);
+    const double yd = static_cast<double>(y);
+    const std::size_t at = static_cast<std::size_t>(y - 1) * n;  // this year's in a table
+    auto column = [&](std::size_t m) {
+      return p.yearly + (m * static_cast<std::size_t>(H) + static_cast<std::size_t>(y - 1)) * n;
+    };
+
+    // 1. Market, kept as ln M_y: M_y itself only enters demand, through one exponential.
+    L logGrowth = g1 + gSpan * lambda;
+    if (p.sigmaM != 0.0) logGrowth += p.sigmaM * chunk.in(p.epsM + at);
+    logM += logGrowth;
+
+    // 2. Logistic share.
+    adoptionPower *= adoption;
+    const L share = sMax / (1.0 + shareGap * adoptionPower);
+
+    // 4. Demand: M_y laneExp<kWidth>(sigma_Q eps - sigma_Q^2 / 2) as one exponential, at the
+    // regime's share multiplier.
+    const L logDemand =
+        p.sigmaQ != 0.0 ? logM + (p.sigmaQ * chunk.in(p.epsQ + at) - halfVarianceQ) : logM;
+    const L demand = laneExp<kWidth>(logDemand) * minOf(share * chunk.in(p.phi + at), one);
+
+    // 5. Shipments against capacity.
+    capacityGrowth *= onePlusGC;
+    const L Q = minOf(demand, C0 * capacityGrowth);
+
+    // 6. Unit cost on the cumulative units before this year; then U_y.
+    const L K = costBase * laneExp<kWidth>(minusB * laneLog<kWidth>(U / Q0));
+    U += Q;
+
+    // 7. External price, at the regime's premium.
+    r *= laneExp<kWidth>(p.sigmaR != 0.0 ? muR + p.sigmaR * chunk.in(p.epsR + at) : muR);
+    priceDecline *= oneMinusD;
+    const L X = P0 * priceDecline * r * (1.0 + chunk.in(p.pi + at)) * oneMinusDelta;
+
+    // 8. Chip revenue and gross profit at captive share c_y.
+    const L c = c1 + cSpan * lambda;
+    const L Rc = Q * (c * K * onePlusMuC + (1.0 - c) * X);
+    const L Gc = Rc - Q * K;
+
+    // 9. Other revenue.
+    otherGrowth *= onePlusGO;
+    const L Ro = O0 * otherGrowth;
+    const L Go = gmO * Ro;
+
+    // 10. Revenue.
+    const L rev = Rc + Ro;
+
+    // 11. Operating expenses and EBIT.
+    const L ebit = Gc + Go - ((o1 + oSpan * lambda) * rev + F);
+
+    // 12. Tax with loss carry-forward.
+    const L B = maxOf(ebit, zero);
+    const L tax = theta * maxOf(B - N, zero);
+    N = N - minOf(N, B) + maxOf(-ebit, zero);
+
+    // 13. Free cash flow.
+    fcf = ebit - tax - rho * maxOf(rev - revPrev, zero);
+    revPrev = rev;
+
+    // 16-17. Forward revenue and the discounted cash flows after the IPO.
+    revForward += tau == yd - 1.0 ? rev : zero;
+    const auto after = tau < yd;
+    discount = after ? discount / onePlusW : discount;
+    dcf += after ? fcf * discount : zero;
+
+    // 8. ASP = Rc / Q, defined as 0 when nothing ships (only possible when demand underflows).
+    chunk.put(column(kShipments), Q);
+    chunk.put(column(kAsp), Q > 0.0 ? Rc / Q : zero);
+    chunk.put(column(kUnitCost), K);
+    chunk.put(column(kRevenue), rev);
+    chunk.put(column(kGrossMargin), (Gc + Go) / rev);  // 10. GM_y
+    chunk.put(column(kEbit), ebit);
+    chunk.put(column(kFcf), fcf);
+  }
+  chunk.put(p.fcf, fcf);
+  chunk.put(p.dcf, dcf);
+  chunk.put(p.revForward, revForward);
+  chunk.put(p.discount, discount);
+}
+
+template <int kWidth>
+[[gnu::always_inline]] inline void yearsOfBlock(const YearlyLoop& p) {
+  std::size_t i = 0;
+  for (; i + kWidth <= p.n; i += kWidth) years(p, Chunk<kWidth, false>{i, kWidth});
+  if (i < p.n) years(p, Chunk<kWidth, true>{i, p.n - i});
+}
+
+void yearsSse2(const YearlyLoop& p) {
+  yearsOfBlock<2>(p);
+}
+
+[[gnu::target("avx2")]] void yearsAvx2(const YearlyLoop& p) {
+  yearsOfBlock<4>(p);
 }
 
 }  // namespace
@@ -205,6 +402,11 @@ TheadModel::TheadModel(Scenario scenario) : scenario_(std::move(scenario)) {
 
 void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
                           BlockOutput& out) const {
+  evaluate(uniforms, out, vectorLanes());
+}
+
+void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, BlockOutput& out,
+                          int lanes) const {
   using Eigen::ArrayXd;
   using Eigen::ArrayXi;
   const Scenario& s = scenario_;
@@ -251,6 +453,9 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
 
   const double sigmaM = s.market.growthSigma, sigmaQ = s.company.executionSigma;
   const double sigmaR = s.pricing.perfSigma;
+  auto yearlyColumn = [this](int y, std::size_t shock) {
+    return static_cast<Eigen::Index>(layout_.yearlyDimension(y, shock));
+  };
 
   // Regime tables: cumulative transition rows, normalised so each ends at exactly 1 (rows sum
   // to 1 within 1e-9), and the last state of each row with positive probability, where a
@@ -282,53 +487,18 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
   const ArrayXd rev0 =
       Q0 * (c1 * costBase * (1.0 + muC) + (1.0 - c1) * P0 * r0 * (1.0 + pi0) * (1.0 - delta)) + O0;
 
-  // State carried from year to year, one entry per path.
-  ArrayXd logM = logOf(M0);                              // ln M_{y-1}
-  ArrayXd U = Q0;                                        // U_{y-1}
-  ArrayXd r = r0;                                        // r_{y-1}
-  ArrayXd N = ArrayXd::Zero(n);                          // N_{y-1}, loss carried forward
-  ArrayXd revPrev = rev0;                                // Rev_{y-1}
+  // 3. Regime: R_y is the inverse CDF of the transition row of R_{y-1} at the uniform, the
+  // smallest state k whose cumulative row probability is >= u, capped at the row's last
+  // reachable state. The row is non-decreasing, so k is the number of its first states - 1
+  // entries below u: counted without branches, which a random u would mispredict. The chain
+  // depends on nothing else, so it runs first, for every year.
+  Eigen::MatrixXd phi(n, H), pi(n, H);
   ArrayXi state = ArrayXi::Constant(n, regime.initial);  // R_{y-1}
-  ArrayXd capacityGrowth = ArrayXd::Ones(n);             // (1 + gC)^y
-  ArrayXd priceDecline = ArrayXd::Ones(n);               // (1 - d)^y
-  ArrayXd otherGrowth = ArrayXd::Ones(n);                // (1 + gO)^y
-  ArrayXd discount = ArrayXd::Ones(n);                   // (1 + W)^-(y - tau) once y > tau, else 1
-  ArrayXd dcf = ArrayXd::Zero(n);                        // 17. the sum over y = tau+1..y so far
-  ArrayXd revForward = ArrayXd::Zero(n);                 // Rev_{tau+1}
-  const ArrayXd s0 = Q0 / M0;                            // 2. s0 = Q0 / M0
-  const ArrayXd adoption = expOf(-kappa);                // exp(-kappa)
-  ArrayXd adoptionPower = ArrayXd::Ones(n);              // exp(-kappa y), a running product
-  const ArrayXd onePlusW = 1.0 + W;
-
-  // Per-year work arrays.
-  ArrayXd eps(n), logGrowth(n), phi(n), pi(n), share(n), demand(n), Q(n), K(n), X(n), c(n), Rc(n),
-      Gc(n), Ro(n), Go(n), rev(n), ebit(n), B(n), tax(n), fcf(n);
-
   for (int y = 1; y <= H; ++y) {
-    const double lambda = static_cast<double>(y - 1) / static_cast<double>(H - 1);
-    const double yd = static_cast<double>(y);
-    auto shock = [&](std::size_t k) {
-      return uniforms.col(static_cast<Eigen::Index>(layout_.yearlyDimension(y, k))).data();
-    };
-    auto yearly = [&](Eigen::Index m) { return out.yearly.col(m * H + (y - 1)).array(); };
-
-    // 1. Market, kept as ln M_y: M_y itself only enters demand, through one exponential.
-    logGrowth = g1 + (gH - g1) * lambda;
-    if (sigmaM != 0.0) {
-      normalScores(shock(kMarketShock), eps);
-      logGrowth += sigmaM * eps;
-    }
-    logM += logGrowth;
-
-    // 2. Logistic share.
-    adoptionPower *= adoption;
-    share = sMax / (1.0 + (sMax / s0 - 1.0) * adoptionPower);
-
-    // 3. Regime: R_y is the inverse CDF of the transition row of R_{y-1} at the uniform, the
-    // smallest state k whose cumulative row probability is >= u, capped at the row's last
-    // reachable state. The row is non-decreasing, so k is the number of its first states - 1
-    // entries below u: counted without branches, which a random u would mispredict.
-    const double* u = shock(kRegimeTransition);
+    const double* u = uniforms.col(yearlyColumn(y, kRegimeTransition)).data();
+    double* stateOut = out.yearly.col(kRegime * H + (y - 1)).data();
+    double* phiOut = phi.col(y - 1).data();
+    double* piOut = pi.col(y - 1).data();
     for (Eigen::Index i = 0; i < n; ++i) {
       const auto from = static_cast<std::size_t>(state[i]);
       const double* row = cumulative.data() + from * states;
@@ -336,76 +506,79 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms,
       for (std::size_t j = 0; j + 1 < states; ++j) below += u[i] > row[j] ? 1 : 0;
       const int k = std::min(below, lastReachable[from]);
       state[i] = k;
-      phi[i] = regime.shareMultiplier[static_cast<std::size_t>(k)];
-      pi[i] = regime.pricePremium[static_cast<std::size_t>(k)];
+      stateOut[i] = static_cast<double>(k);
+      phiOut[i] = regime.shareMultiplier[static_cast<std::size_t>(k)];
+      piOut[i] = regime.pricePremium[static_cast<std::size_t>(k)];
     }
+  }
 
-    // 4. Demand: M_y exp(sigma_Q eps - sigma_Q^2 / 2) as one exponential.
-    if (sigmaQ != 0.0) {
-      normalScores(shock(kExecutionShock), eps);
-      demand = expOf(logM + (sigmaQ * eps - 0.5 * sigmaQ * sigmaQ)) * (share * phi).min(1.0);
-    } else {
-      demand = expOf(logM) * (share * phi).min(1.0);
+  // The yearly shocks' normal scores, every year's at once.
+  auto scores = [&](double sigma, std::size_t k) {
+    Eigen::MatrixXd eps(sigma != 0.0 ? n : 0, H);
+    for (int y = 1; y <= H && sigma != 0.0; ++y) {
+      normalScores(uniforms.col(yearlyColumn(y, k)).data(), eps.col(y - 1).data(), n);
     }
+    return eps;
+  };
+  const Eigen::MatrixXd epsM = scores(sigmaM, kMarketShock);
+  const Eigen::MatrixXd epsQ = scores(sigmaQ, kExecutionShock);
+  const Eigen::MatrixXd epsR = scores(sigmaR, kPerfShock);
 
-    // 5. Shipments against capacity.
-    capacityGrowth *= 1.0 + gC;
-    Q = demand.min(C0 * capacityGrowth);
-
-    // 6. Unit cost on the cumulative units before this year; then U_y.
-    K = costBase * expOf(-b * logOf(U / Q0));
-    U += Q;
-
-    // 7. External price.
-    if (sigmaR != 0.0) {
-      normalScores(shock(kPerfShock), eps);
-      r *= expOf(muR + sigmaR * eps);
-    } else {
-      r *= expOf(muR);
-    }
-    priceDecline *= 1.0 - d;
-    X = P0 * priceDecline * r * (1.0 + pi) * (1.0 - delta);
-
-    // 8. Chip revenue and gross profit at captive share c_y.
-    c = c1 + (cH - c1) * lambda;
-    Rc = Q * (c * K * (1.0 + muC) + (1.0 - c) * X);
-    Gc = Rc - Q * K;
-
-    // 9. Other revenue.
-    otherGrowth *= 1.0 + gO;
-    Ro = O0 * otherGrowth;
-    Go = gmO * Ro;
-
-    // 10. Revenue.
-    rev = Rc + Ro;
-
-    // 11. Operating expenses and EBIT.
-    ebit = Gc + Go - ((o1 + (oH - o1) * lambda) * rev + F);
-
-    // 12. Tax with loss carry-forward.
-    B = ebit.max(0.0);
-    tax = theta * (B - N).max(0.0);
-    N = N - N.min(B) + (-ebit).max(0.0);
-
-    // 13. Free cash flow.
-    fcf = ebit - tax - rho * (rev - revPrev).max(0.0);
-    revPrev = rev;
-
-    // 16-17. Forward revenue and the discounted cash flows after the IPO.
-    const auto after = tau < yd;
-    revForward += (tau == yd - 1.0).select(rev, 0.0);
-    discount = after.select(discount / onePlusW, discount);
-    dcf += after.select(fcf * discount, 0.0);
-
-    // 8. ASP = Rc / Q, defined as 0 when nothing ships (only possible when demand underflows).
-    yearly(kShipments) = Q;
-    yearly(kAsp) = (Q > 0.0).select(Rc / Q, 0.0);
-    yearly(kUnitCost) = K;
-    yearly(kRevenue) = rev;
-    yearly(kGrossMargin) = (Gc + Go) / rev;  // 10. GM_y
-    yearly(kEbit) = ebit;
-    yearly(kFcf) = fcf;
-    yearly(kRegime) = state.cast<double>();
+  // 1-13, 16-17: the years, path by path in vector registers.
+  const ArrayXd logM0 = logOf(M0);
+  const ArrayXd s0 = Q0 / M0;              // 2. s0 = Q0 / M0
+  const ArrayXd adoption = expOf(-kappa);  // exp(-kappa)
+  const ArrayXd onePlusW = 1.0 + W;
+  ArrayXd fcf(n), dcf(n), revForward(n), discount(n);
+  const YearlyLoop loop{.n = static_cast<std::size_t>(n),
+                        .years = H,
+                        .sigmaM = sigmaM,
+                        .sigmaQ = sigmaQ,
+                        .sigmaR = sigmaR,
+                        .logM0 = logM0.data(),
+                        .g1 = g1.data(),
+                        .gH = gH.data(),
+                        .sMax = sMax.data(),
+                        .s0 = s0.data(),
+                        .adoption = adoption.data(),
+                        .C0 = C0.data(),
+                        .gC = gC.data(),
+                        .costBase = costBase.data(),
+                        .b = b.data(),
+                        .Q0 = Q0.data(),
+                        .r0 = r0.data(),
+                        .muR = muR.data(),
+                        .d = d.data(),
+                        .P0 = P0.data(),
+                        .delta = delta.data(),
+                        .c1 = c1.data(),
+                        .cH = cH.data(),
+                        .muC = muC.data(),
+                        .O0 = O0.data(),
+                        .gO = gO.data(),
+                        .gmO = gmO.data(),
+                        .o1 = o1.data(),
+                        .oH = oH.data(),
+                        .F = F.data(),
+                        .theta = theta.data(),
+                        .rho = rho.data(),
+                        .rev0 = rev0.data(),
+                        .tau = tau.data(),
+                        .onePlusW = onePlusW.data(),
+                        .epsM = epsM.data(),
+                        .epsQ = epsQ.data(),
+                        .epsR = epsR.data(),
+                        .phi = phi.data(),
+                        .pi = pi.data(),
+                        .yearly = out.yearly.data(),
+                        .fcf = fcf.data(),
+                        .dcf = dcf.data(),
+                        .revForward = revForward.data(),
+                        .discount = discount.data()};
+  if (lanes == 4) {
+    yearsAvx2(loop);
+  } else {
+    yearsSse2(loop);
   }
 
   // 17. Terminal value on FCF_H, discounted (1 + W)^-(H - tau) (the last `discount`).

@@ -15,6 +15,10 @@
 #include <variant>
 #include <vector>
 
+#include "spinval/scenario_loader.hpp"
+#include "spinval/vector_math.hpp"
+#include "test_support.hpp"
+
 namespace spinval {
 namespace {
 
@@ -631,6 +635,48 @@ TEST(TheadModelLayout, RejectsAnIpoYearOutsideTheHorizon) {
   Scenario s = handScenario();
   s.ipo.year = constant(2028.0);  // tau = 3 = H
   EXPECT_THROW(TheadModel{s}, std::invalid_argument);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The yearly loop runs a few paths at a time in vector registers. Its outputs must not depend on
+// the width (2 or 4 lanes) nor on where a path falls in the block: the base scenario's 21
+// paths, whose last chunk is partial at either width, give the same bits as the same paths in a
+// block of 64, and every output is finite.
+TEST(TheadModelLanes, OutputsDoNotDependOnWidthOrPlaceInTheBlock) {
+  const TheadModel model(loadScenario(testing::sourcePath("scenarios/thead-base.yaml")));
+  const Layout& layout = model.layout();
+  const auto dims = static_cast<Eigen::Index>(layout.dimensions());
+  boost::random::mt19937_64 engine(7);
+  Eigen::MatrixXd u(64, dims);
+  for (Eigen::Index d = 0; d < dims; ++d) {
+    for (Eigen::Index i = 0; i < 64; ++i) {
+      u(i, d) = (static_cast<double>(engine() >> 11) + 0.5) * 0x1.0p-53;
+    }
+  }
+  BlockOutput whole;
+  whole.resize(layout, 64);
+  model.evaluate(u, whole, 2);
+  ASSERT_TRUE(whole.outputs.allFinite());
+  ASSERT_TRUE(whole.yearly.allFinite());
+
+  std::vector<int> widths = {2};
+  if (vectorLanes() == 4) widths.push_back(4);
+  for (int lanes : widths) {
+    BlockOutput full, part;
+    full.resize(layout, 64);
+    model.evaluate(u, full, lanes);
+    EXPECT_TRUE((full.outputs.array() == whole.outputs.array()).all()) << lanes << " lanes";
+    EXPECT_TRUE((full.yearly.array() == whole.yearly.array()).all()) << lanes << " lanes";
+
+    const Eigen::MatrixXd first = u.topRows(21);
+    part.resize(layout, 21);
+    model.evaluate(first, part, lanes);
+    EXPECT_TRUE((part.outputs.array() == whole.outputs.topRows(21).array()).all())
+        << lanes << " lanes";
+    EXPECT_TRUE((part.yearly.array() == whole.yearly.topRows(21).array()).all())
+        << lanes << " lanes";
+  }
 }
 
 }  // namespace

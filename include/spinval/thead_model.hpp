@@ -14,6 +14,10 @@ class TheadModel final : public Model {
 
   const Layout& layout() const override { return layout_; }
   void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, BlockOutput& out) const override;
+  // The same with the yearly loop's vector width forced (2, or 4 where vectorLanes() is 4 in
+  // spinval/vector_math.hpp): the outputs' bits do not depend on it.
+  void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, BlockOutput& out,
+                int lanes) const;
 
   const Scenario& scenario() const { return scenario_; }
 

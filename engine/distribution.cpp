@@ -1454,7 +1454,6 @@ Distribution::Distribution(DistributionKind kind, double min, double max)
   }
 }
 
-
 const BetaQuantileTable* Distribution::table() const {
   return betaTable_ ? betaTable_->get() : nullptr;
 }

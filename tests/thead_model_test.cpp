@@ -637,7 +637,6 @@ TEST(TheadModelLayout, RejectsAnIpoYearOutsideTheHorizon) {
   EXPECT_THROW(TheadModel{s}, std::invalid_argument);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // The yearly loop runs a few paths at a time in vector registers. Its outputs must not depend on
 // the width (2 or 4 lanes) nor on where a path falls in the block: the base scenario's 21

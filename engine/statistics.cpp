@@ -28,6 +28,7 @@
 #endif
 
 #include "spinval/parallel.hpp"
+#include "spinval/vector_math.hpp"
 
 namespace spinval {
 
@@ -379,15 +380,6 @@ std::int32_t keyOf(double x) {
   return high ^ static_cast<std::int32_t>(static_cast<std::uint32_t>(high >> 31) >> 1);
 }
 
-#ifdef __SSE2__
-// keyOf(v[0]) .. keyOf(v[3]).
-__m128i keysOf(const double* v) {
-  const __m128 a = _mm_castpd_ps(_mm_loadu_pd(v)), b = _mm_castpd_ps(_mm_loadu_pd(v + 2));
-  const __m128i high = _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-  return _mm_xor_si128(high, _mm_srli_epi32(_mm_srai_epi32(high, 31), 1));
-}
-#endif
-
 // The values found inside one window of orderStatisticsOf. The pass grows it a chunk of values
 // ahead, so that it can write without checking.
 struct Inside {
@@ -405,33 +397,75 @@ struct Inside {
 };
 
 constexpr std::size_t kPassChunk = 4096;  // values between growths of Inside (and count flushes)
-static_assert(kPassChunk / 4 <= 32767);   // 16-bit counts per lane
+
+// kLanes keys of 32 bits in one register (4 to an SSE2 one, 8 to an AVX2 one), the bits of half
+// as many doubles as 32-bit words, and the keys as unsigned.
+template <int kLanes>
+struct KeyLanes;
+template <>
+struct KeyLanes<4> {
+  using Keys = std::int32_t __attribute__((vector_size(16)));
+  using Words = std::int32_t __attribute__((vector_size(16)));
+  using Unsigned = std::uint32_t __attribute__((vector_size(16)));
+};
+template <>
+struct KeyLanes<8> {
+  using Keys = std::int32_t __attribute__((vector_size(32)));
+  using Words = std::int32_t __attribute__((vector_size(32)));
+  using Unsigned = std::uint32_t __attribute__((vector_size(32)));
+};
+template <int kLanes>
+using Keys = typename KeyLanes<kLanes>::Keys;
+
+// keyOf(v[0]) .. keyOf(v[kLanes - 1]): the high halves of the doubles' bits, picked from their
+// 32-bit words.
+template <int kLanes>
+[[gnu::always_inline]] inline Keys<kLanes> keysOf(const double* v) {
+  using Lanes = KeyLanes<kLanes>;
+  typename Lanes::Words low, high;  // the words of v[0 .. kLanes / 2) and of the rest
+  std::memcpy(&low, v, sizeof low);
+  std::memcpy(&high, v + kLanes / 2, sizeof high);
+  Keys<kLanes> top;
+  if constexpr (kLanes == 4) {
+    top = __builtin_shufflevector(low, high, 1, 3, 5, 7);
+  } else {
+    top = __builtin_shufflevector(low, high, 1, 3, 5, 7, 9, 11, 13, 15);
+  }
+  using Unsigned = typename Lanes::Unsigned;
+  return top ^ reinterpret_cast<Keys<kLanes>>(reinterpret_cast<Unsigned>(top >> 31) >> 1);
+}
+
+// One bit per lane, set where the lane's lowest bit is.
+[[gnu::always_inline]] inline unsigned oddLanes(Keys<4> c) {
+  return static_cast<unsigned>(_mm_movemask_ps(reinterpret_cast<__m128>(c << 31)));
+}
+[[gnu::always_inline]] inline unsigned oddLanes(Keys<8> c) {
+  return oddLanes(Keys<4>(__builtin_shufflevector(c, c, 0, 1, 2, 3))) |
+         oddLanes(Keys<4>(__builtin_shufflevector(c, c, 4, 5, 6, 7))) << 4;
+}
 
 // One pass over the values for windows 0 .. W - 1: adds to atOrAbove[w] the number of values
 // whose key is above lowAbove[w] (at or above the window) and appends those whose key is also not
 // above highAbove[w] (inside it) to inside[w]. The bounds increase, lowAbove[0] < highAbove[0] <=
 // lowAbove[1] < ..., so a key is above an odd number of them exactly when it is inside a window,
-// the ((that number) - 1) / 2-th. Four keys at a time with SSE2. When few values are inside, the
-// quadruples with one inside take a branch; when many are (Branchless), each value is written to
-// the window the key is in or below and only those inside advance it, which costs less than the
-// mispredicted branches.
-template <std::size_t W, bool Branchless>
-void classify(std::span<const double> values, const std::int32_t* lowAbove,
-              const std::int32_t* highAbove, std::uint64_t* atOrAbove, Inside* inside) {
+// the ((that number) - 1) / 2-th. kLanes keys at a time. When few values are inside, the groups
+// with one inside take a branch; when many are (Branchless), each value is written to the window
+// the key is in or below and only those inside advance it, which costs less than the
+// mispredicted branches. The values inside a window are selected from, so their order there
+// does not matter.
+template <std::size_t W, bool Branchless, int kLanes>
+[[gnu::always_inline]] inline void classifyLanes(std::span<const double> values,
+                                                 const std::int32_t* lowAbove,
+                                                 const std::int32_t* highAbove,
+                                                 std::uint64_t* atOrAbove, Inside* inside) {
+  using K = Keys<kLanes>;
   const double* v = values.data();
   const std::size_t n = values.size();
-#ifdef __SSE2__
-  __m128i low[W], high[W];
+  K low[W], high[W];
   for (std::size_t w = 0; w < W; ++w) {
-    low[w] = _mm_set1_epi32(lowAbove[w]);
-    high[w] = _mm_set1_epi32(highAbove[w]);
+    low[w] = K{} + lowAbove[w];
+    high[w] = K{} + highAbove[w];
   }
-  // Per lane, the keys above lowAbove[w] (a mask is -1 where true, so subtracting counts). Above
-  // four windows, in 16 bits, windows 2k and 2k + 1 sharing count[k] (lanes 0-3 and 4-7), so
-  // that the counts stay in registers.
-  constexpr bool kPacked = W > 4;
-  constexpr std::size_t kCounts = kPacked ? (W + 1) / 2 : W;
-#endif
   for (std::size_t start = 0; start < n; start += kPassChunk) {
     const std::size_t end = std::min(n, start + kPassChunk);
     double sink;  // for the values above every window, in the branchless writes
@@ -441,61 +475,43 @@ void classify(std::span<const double> values, const std::int32_t* lowAbove,
       inside[w].reserve(inside[w].size + (end - start));
       out[w] = inside[w].values.get() + inside[w].size;
     }
+    // Per lane and window, the keys above lowAbove[w] (a comparison is -1 where true, so
+    // subtracting counts); a chunk leaves at most kPassChunk / kLanes in a lane.
+    K count[W];
+    for (K& lanes : count) lanes = K{};
     std::size_t i = start;
-#ifdef __SSE2__
-    __m128i count[kCounts];
-    for (__m128i& lanes : count) lanes = _mm_setzero_si128();
-    for (; i + 4 <= end; i += 4) {
+    for (; i + kLanes <= end; i += kLanes) {
       // Small pages end the hardware's streams: ask for the values 2 KiB ahead (an address
       // only, which may lie past the end).
-      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(v + i) + 2048),
-                   _MM_HINT_T0);
-      const __m128i key = keysOf(v + i);
-      __m128i c = _mm_setzero_si128();  // the number of bounds below each key
-      __m128i above[W + 1];
-      above[W] = _mm_setzero_si128();
+      __builtin_prefetch(
+          reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(v + i) + 2048));
+      const K key = keysOf<kLanes>(v + i);
+      K c = K{};  // the number of bounds below each key
       for (std::size_t w = 0; w < W; ++w) {
-        above[w] = _mm_cmpgt_epi32(key, low[w]);
-        c = _mm_sub_epi32(_mm_sub_epi32(c, above[w]), _mm_cmpgt_epi32(key, high[w]));
-      }
-      for (std::size_t k = 0; k < kCounts; ++k) {
-        count[k] = kPacked
-                       ? _mm_sub_epi16(count[k], _mm_packs_epi32(above[2 * k], above[2 * k + 1]))
-                       : _mm_sub_epi32(count[k], above[k]);
+        const K above = key > low[w];
+        count[w] -= above;
+        c -= above + (key > high[w]);
       }
       if constexpr (Branchless) {
-        alignas(16) std::uint32_t bounds[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(bounds), c);
-        for (std::size_t j = 0; j < 4; ++j) {
-          double*& to = out[bounds[j] >> 1];
-          *to = v[i + j];
-          to += bounds[j] & 1;
+        for (int j = 0; j < kLanes; ++j) {
+          const auto bounds = static_cast<std::uint32_t>(c[j]);
+          double*& to = out[bounds >> 1];
+          *to = v[i + static_cast<std::size_t>(j)];
+          to += bounds & 1;
         }
         continue;
       }
-      const auto odd =
-          static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_slli_epi32(c, 31))));
+      const unsigned odd = oddLanes(c);
       if (odd != 0) {
-        alignas(16) std::uint32_t bounds[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(bounds), c);
         for (unsigned lanes = odd; lanes != 0; lanes &= lanes - 1) {
           const int j = std::countr_zero(lanes);
-          *out[bounds[j] >> 1]++ = v[i + static_cast<std::size_t>(j)];
+          *out[static_cast<std::uint32_t>(c[j]) >> 1]++ = v[i + static_cast<std::size_t>(j)];
         }
       }
     }
     for (std::size_t w = 0; w < W; ++w) {
-      if constexpr (kPacked) {
-        alignas(16) std::uint16_t lanes[8];
-        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), count[w / 2]);
-        for (std::size_t j = 0; j < 4; ++j) atOrAbove[w] += lanes[4 * (w % 2) + j];
-      } else {
-        alignas(16) std::uint32_t lanes[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), count[w]);
-        for (std::uint32_t lane : lanes) atOrAbove[w] += lane;
-      }
+      for (int j = 0; j < kLanes; ++j) atOrAbove[w] += static_cast<std::uint32_t>(count[w][j]);
     }
-#endif
     for (; i < end; ++i) {
       const std::int32_t key = keyOf(v[i]);
       std::uint32_t b = 0;
@@ -512,11 +528,29 @@ void classify(std::span<const double> values, const std::int32_t* lowAbove,
   }
 }
 
+template <std::size_t W, bool Branchless>
+void classifySse2(std::span<const double> values, const std::int32_t* lowAbove,
+                  const std::int32_t* highAbove, std::uint64_t* atOrAbove, Inside* inside) {
+  classifyLanes<W, Branchless, 4>(values, lowAbove, highAbove, atOrAbove, inside);
+}
+
+template <std::size_t W, bool Branchless>
+[[gnu::target("avx2")]] void classifyAvx2(std::span<const double> values,
+                                          const std::int32_t* lowAbove,
+                                          const std::int32_t* highAbove, std::uint64_t* atOrAbove,
+                                          Inside* inside) {
+  classifyLanes<W, Branchless, 8>(values, lowAbove, highAbove, atOrAbove, inside);
+}
+
 constexpr std::size_t kMaxPassWindows = 10;  // windows per pass; more take more passes
 
 template <bool Branchless, std::size_t... W>
 constexpr auto classifiers(std::index_sequence<W...>) {
-  return std::array{&classify<W + 1, Branchless>...};
+  return std::array{&classifySse2<W + 1, Branchless>...};
+}
+template <bool Branchless, std::size_t... W>
+constexpr auto classifiersAvx2(std::index_sequence<W...>) {
+  return std::array{&classifyAvx2<W + 1, Branchless>...};
 }
 
 }  // namespace
@@ -638,7 +672,13 @@ void classifyInto(std::span<const double> values, const KeyWindows& windows,
       classifiers<false>(std::make_index_sequence<kMaxPassWindows>{});
   static constexpr auto kBranchless =
       classifiers<true>(std::make_index_sequence<kMaxPassWindows>{});
-  const auto& classify = branchless ? kBranchless : kBranching;
+  static constexpr auto kBranchingAvx2 =
+      classifiersAvx2<false>(std::make_index_sequence<kMaxPassWindows>{});
+  static constexpr auto kBranchlessAvx2 =
+      classifiersAvx2<true>(std::make_index_sequence<kMaxPassWindows>{});
+  static const bool avx2 = vectorLanes() == 4;
+  const auto& classify = avx2 ? (branchless ? kBranchlessAvx2 : kBranchingAvx2)
+                              : (branchless ? kBranchless : kBranching);
   for (std::size_t first = 0; first < windows.size(); first += kMaxPassWindows) {
     const std::size_t size = std::min(kMaxPassWindows, windows.size() - first);
     classify[size - 1](values, windows.lowAbove.data() + first, windows.highAbove.data() + first,

@@ -464,10 +464,10 @@ struct Ops<Lognormal> {
     return {std::exp(d.mu + 0.5 * s2), std::expm1(s2) * std::exp(2.0 * d.mu + s2)};
   }
   static double quantile(const Lognormal& d, double p) {
-    return std::exp(d.mu + d.sigma * normalQuantile(p));
+    return fastExp(d.mu + d.sigma * normalQuantile(p));
   }
   static double cquantile(const Lognormal& d, double q) {
-    return std::exp(d.mu - d.sigma * normalQuantile(q));
+    return fastExp(d.mu - d.sigma * normalQuantile(q));
   }
   static double cdf(const Lognormal& d, double x) {
     return x > 0.0 ? normalCdf((std::log(x) - d.mu) / d.sigma) : 0.0;
@@ -1129,7 +1129,8 @@ double drawOf(const D& d, const Window& w, double u) {
 // out[i] = drawOf(d, w, u[i]) for i < n. Untruncated beta, PERT, normal and lognormal draws,
 // the ones scenarios make by the million, go through the batch quantiles, which give the same
 // bits at a few nanoseconds each: scaledQuantiles clamps to [min, max], the untruncated window,
-// and the exp of a lognormal stays std::exp, as in its quantile().
+// and the exp of a lognormal is the array exp that quantile()'s fastExp matches. Discrete draws
+// count the cumulative sums below u instead of leaving the walk at the first one above.
 template <class D>
 void drawsOf(const D& d, const Window& w, const BetaQuantileTable* table, const double* u,
              double* out, std::size_t n) {
@@ -1145,11 +1146,26 @@ void drawsOf(const D& d, const Window& w, const BetaQuantileTable* table, const 
       return;
     } else if constexpr (std::is_same_v<D, Lognormal>) {
       normalQuantiles(u, out, n);
-      for (std::size_t i = 0; i < n; ++i) {
-        out[i] = clampTo(std::exp(d.mu + d.sigma * out[i]), w.lower, w.upper);
-      }
+      for (std::size_t i = 0; i < n; ++i) out[i] = d.mu + d.sigma * out[i];
+      expInPlace(out, n);
+      for (std::size_t i = 0; i < n; ++i) out[i] = clampTo(out[i], w.lower, w.upper);
       return;
     }
+  }
+  if constexpr (std::is_same_v<D, Discrete>) {
+    // The first value whose cumulative probability is >= u: the number of cumulative sums
+    // (before the last value's) below u, counted without a branch per sum. NaN is below none
+    // of them and lands on the last value, as in quantile().
+    const std::size_t last = d.values.size() - 1;
+    std::vector<double> cumulative(last);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < last; ++k) cumulative[k] = sum += d.probs[k];
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t k = 0;
+      for (double c : cumulative) k += u[i] <= c ? 0 : 1;
+      out[i] = d.values[k];
+    }
+    return;
   }
   const auto& drawn = drawable(d, table);
   for (std::size_t i = 0; i < n; ++i) out[i] = drawOf(drawn, w, u[i]);

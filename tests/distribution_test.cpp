@@ -103,7 +103,7 @@ std::vector<double> batchUniforms() {
   std::vector<double> edges;
   for (double x :
        {0.0, std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::min(), 1e-300,
-        0x1p-53, 0.5, 0.075, std::exp(-25.0)}) {
+        0x1p-53, 0.5, 0.075, std::exp(-25.0), 0.4, 0.9}) {
     addNeighbours(edges, x, 3);
   }
   for (int k = 1; k <= 70; ++k) addNeighbours(edges, std::ldexp(1.0, -k), 1);
@@ -793,8 +793,9 @@ TEST(Quantiles, EqualsQuantileElementByElement) {
 }
 
 TEST(Quantiles, BatchEqualsQuantileBitForBit) {
-  // The batch paths of untruncated beta, PERT, normal and lognormal draws against quantile(u),
-  // the element-by-element reference, in the bits. Beta(0.1, 0.1) has no octave tabulated in p.
+  // The batch paths of untruncated beta, PERT, normal and lognormal draws, and of discrete ones,
+  // against quantile(u), the element-by-element reference, in the bits. Beta(0.1, 0.1) has no
+  // octave tabulated in p.
   const std::vector<Distribution> cases = {
       Distribution(Pert{0.18, 0.31, 0.45}),
       Distribution(Pert{0, 1, 10}),
@@ -811,6 +812,9 @@ TEST(Quantiles, BatchEqualsQuantileBitForBit) {
       Distribution(lognormalFromMedian(25e9, 0.4)),
       Distribution(Lognormal{0, 1}),
       Distribution(Lognormal{-2, 3}),
+      Distribution(Discrete{{0.10, 0.15, 0.25}, {0.4, 0.5, 0.1}}),
+      Distribution(Discrete{{2026, 2027}, {0.5, 0.5}}),
+      Distribution(Discrete{{7}, {1}}),
   };
   const std::vector<double> us = batchUniforms();
   std::vector<double> out(us.size());

@@ -58,11 +58,16 @@ struct NonFinite {
   double value;
 };
 
-std::optional<NonFinite> firstNonFinite(const Layout& layout, const BlockOutput& out) {
-  if (allFinite(out.outputs.data(), static_cast<std::size_t>(out.outputs.size())) &&
-      allFinite(out.yearly.data(), static_cast<std::size_t>(out.yearly.size()))) {
-    return std::nullopt;
-  }
+// `stats` are the block's: a NaN or an infinity in a column makes the sum of its values, and so
+// its mean, NaN or infinite, so where every mean is finite there is nothing to look for. (A column
+// of finite values whose sum overflows is scanned and passes.)
+std::optional<NonFinite> firstNonFinite(const Layout& layout, const BlockOutput& out,
+                                        const BlockStatistics& stats) {
+  auto finite = [](const std::vector<Moments>& columns) {
+    return std::all_of(columns.begin(), columns.end(),
+                       [](const Moments& m) { return std::isfinite(m.mean()); });
+  };
+  if (finite(stats.outputs) && finite(stats.yearly)) return std::nullopt;
   std::optional<NonFinite> first;
   auto scan = [&](const Eigen::MatrixXd& matrix, auto nameOf) {
     for (Eigen::Index c = 0; c < matrix.cols(); ++c) {
@@ -164,7 +169,8 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
         copula.apply(u);
         out.resize(layout, rows);
         model.evaluate(u.leftCols(static_cast<Eigen::Index>(layout.dimensions())), out);
-        if (auto bad = firstNonFinite(layout, out)) {
+        BlockStatistics stats = storage.blockStatistics(first, out);
+        if (auto bad = firstNonFinite(layout, out, stats)) {
           throw SimulationError(first + static_cast<std::uint64_t>(bad->row), settings.seed,
                                 bad->output, bad->value);
         }
@@ -174,7 +180,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
           storage.store(first, out);
           if (windows) storage.addToWindows(*windows, out);
         }
-        merge.add(block, storage.blockStatistics(first, out));
+        merge.add(block, std::move(stats));
       } catch (...) {
         std::lock_guard lock(mutex);
         errors.emplace(block, std::current_exception());

@@ -1131,9 +1131,16 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
       const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
       const double* column = block.yearly.col(static_cast<Eigen::Index>(slot)).data();
       if (output.categorical()) {
-        const std::size_t base = offsets[m] + (y - 1) * output.categories.size();
+        // A NaN or infinity is left to the caller, who finds it in the column's moments.
+        const std::size_t categories = output.categories.size();
+        const std::size_t base = offsets[m] + (y - 1) * categories;
         for (std::size_t i = 0; i < rows; ++i) {
-          ++stats.categoryCounts[base + static_cast<std::size_t>(column[i])];
+          const double c = column[i];
+          if (!std::isfinite(c)) continue;
+          if (!(c >= 0.0 && c < static_cast<double>(categories))) {
+            throw std::logic_error(output.name + " is not a category index: " + std::to_string(c));
+          }
+          ++stats.categoryCounts[base + static_cast<std::size_t>(c)];
         }
       }
       columns.push_back(column);

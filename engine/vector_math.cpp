@@ -37,24 +37,6 @@ template <Function F, int kWidth>
   }
 }
 
-// Whether x[0 .. n) are all finite: x * 0 is 0 for a finite x and NaN otherwise, so the sum of
-// those is 0 exactly when every one is finite. No early exit, so the loop has no branch.
-template <int kWidth>
-[[gnu::always_inline]] inline bool allFiniteLanes(const double* x, std::size_t n) {
-  using Lanes = typename Vector<kWidth>::Lanes;
-  Lanes sum{};
-  std::size_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    Lanes v;
-    std::memcpy(&v, x + i, sizeof v);
-    sum += v * 0.0;
-  }
-  double total = 0.0;
-  for (; i < n; ++i) total += x[i] * 0.0;
-  for (int lane = 0; lane < kWidth; ++lane) total += sum[lane];
-  return total == 0.0;
-}
-
 template <Function F>
 void inPlaceSse2(double* x, std::size_t n) {
   inPlace<F, 2>(x, n);
@@ -63,10 +45,6 @@ void inPlaceSse2(double* x, std::size_t n) {
 template <Function F>
 [[gnu::target("avx2")]] void inPlaceAvx2(double* x, std::size_t n) {
   inPlace<F, 4>(x, n);
-}
-
-[[gnu::target("avx2")]] bool allFiniteAvx2(const double* x, std::size_t n) {
-  return allFiniteLanes<4>(x, n);
 }
 
 const int kBestLanes = __builtin_cpu_supports("avx2") ? 4 : 2;
@@ -81,10 +59,6 @@ void dispatch(double* x, std::size_t n, int lanes) {
 }
 
 }  // namespace
-
-bool allFinite(const double* x, std::size_t n) {
-  return kBestLanes == 4 ? allFiniteAvx2(x, n) : allFiniteLanes<2>(x, n);
-}
 
 int vectorLanes() {
   return kBestLanes;

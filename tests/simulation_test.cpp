@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numbers>
 #include <numeric>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "spinval/error.hpp"
@@ -96,11 +98,10 @@ TEST(Simulate, PartialLastBlockAndProgress) {
   EXPECT_GE(calls, 1u);
 }
 
-// The lowest path whose uniform falls under the threshold is reported, with the seed, on
-// every thread count. The expected path is found by drawing the documented mc stream.
-TEST(Simulate, NonFiniteOutputNamesThePathAndSeed) {
+void expectNonFiniteReported(ThresholdNanModel::Where where, const std::string& name,
+                             const std::string& value) {
   const double threshold = 0.002;
-  const ThresholdNanModel model(threshold);
+  const ThresholdNanModel model(threshold, where);
   const std::uint64_t paths = 20 * kBlockSize, seed = 17;
   std::uint64_t expected = paths;
   const Sampler sampler(SamplerKind::mc, seed, model.layout());
@@ -124,8 +125,22 @@ TEST(Simulate, NonFiniteOutputNamesThePathAndSeed) {
       EXPECT_EQ(e.seed(), seed);
       const std::string message = e.what();
       EXPECT_NE(message.find("path " + std::to_string(expected)), std::string::npos) << message;
-      EXPECT_NE(message.find("NaN"), std::string::npos) << message;
+      EXPECT_NE(message.find(name), std::string::npos) << message;
+      EXPECT_NE(message.find(value), std::string::npos) << message;
     }
+  }
+}
+
+// The lowest path whose uniform falls under the threshold is reported, with the seed and the
+// output, on every thread count, whether the value is a NaN output, an infinite yearly value or a
+// NaN category. The expected path is found by drawing the documented mc stream.
+TEST(Simulate, NonFiniteOutputNamesThePathAndSeed) {
+  for (const auto& [where, name, value] :
+       {std::tuple{ThresholdNanModel::kOutput, "u", "NaN"},
+        std::tuple{ThresholdNanModel::kYearly, "y[", "inf"},
+        std::tuple{ThresholdNanModel::kCategory, "state[", "NaN"}}) {
+    SCOPED_TRACE(name);
+    expectNonFiniteReported(where, name, value);
   }
 }
 

@@ -23,9 +23,6 @@ void logInPlace(double* x, std::size_t n);
 // Phi(z) = erfc(-z / sqrt 2) / 2), a few lanes at a time, and std::erfc for the rest.
 void erfcInPlace(double* x, std::size_t n);
 
-// Whether x[0], ..., x[n - 1] are all finite (no infinity, no NaN), without a branch per value.
-bool allFinite(const double* x, std::size_t n);
-
 // The lanes to a register the functions above use: 4 where the processor has AVX2, else 2.
 int vectorLanes();
 // The same with the width forced (2, or 4 where vectorLanes() is 4), to check that the bits

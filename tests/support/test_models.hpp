@@ -44,25 +44,37 @@ class LognormalWalkModel final : public Model {
   Layout layout_;
 };
 
-// Output "u" is the uniform of static input "u", except that it is NaN when u < threshold.
+// Output "u" is the uniform of static input "u", yearly output "y" is 2u and the categorical
+// "state" is 0, except that where u < threshold one of them is not finite: "u" NaN (kOutput),
+// "y" infinite (kYearly) or "state" NaN (kCategory).
 class ThresholdNanModel final : public Model {
  public:
-  explicit ThresholdNanModel(double threshold) : threshold_(threshold) {
+  enum Where { kOutput, kYearly, kCategory };
+
+  explicit ThresholdNanModel(double threshold, Where where = kOutput)
+      : threshold_(threshold), where_(where) {
     layout_.staticInputs.push_back({"u", Distribution(Uniform{0.0, 1.0})});
     layout_.years = 1;
     layout_.outputs = {"u"};
+    layout_.yearlyOutputs = {{"y", {}}, {"state", {"a", "b"}}};
   }
 
   const Layout& layout() const override { return layout_; }
 
   void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& u, BlockOutput& out) const override {
+    constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
     for (Eigen::Index i = 0; i < u.rows(); ++i) {
-      out.outputs(i, 0) = u(i, 0) < threshold_ ? std::numeric_limits<double>::quiet_NaN() : u(i, 0);
+      const bool bad = u(i, 0) < threshold_;
+      out.outputs(i, 0) = bad && where_ == kOutput ? kNan : u(i, 0);
+      out.yearly(i, 0) =
+          bad && where_ == kYearly ? std::numeric_limits<double>::infinity() : 2.0 * u(i, 0);
+      out.yearly(i, 1) = bad && where_ == kCategory ? kNan : 0.0;
     }
   }
 
  private:
   double threshold_;
+  Where where_;
   Layout layout_;
 };
 

@@ -83,7 +83,7 @@ struct RunSettings {
   std::optional<PrecisionTarget> precision = std::nullopt;
   // The width of the yearly windows (see kYearlyWindowsFrom and RunStatistics::keepYearlyPilot)
   // in standard deviations of the pilot's error; 0: every yearly value is kept.
-  double yearlyWindowSigmas = 7.0;
+  double yearlyWindowSigmas = 6.0;
   // Called with (paths done, paths planned so far) after blocks are merged, from one thread
   // at a time.
   std::function<void(std::uint64_t, std::uint64_t)> progress = nullptr;

@@ -170,7 +170,7 @@ class RunStatistics {
   // the same with its blocks (makeWindows, addToWindows) and hands them over (mergeWindows).
   // closeYearlyWindows joins them (counts add, values join: exact in any order), selects the
   // quantiles' order statistics and says whether each lay in its window; a window misses only
-  // when the pilot is far from typical (with sigmas = 7, about once in 10^11 windows), and the
+  // when the pilot is far from typical (with sigmas = 6, about twice in 10^9 windows), and the
   // run is then repeated storing every value. Both take the columns on `threads` threads.
   struct Windows;
   void keepYearlyPilot(std::uint64_t pilotPaths);

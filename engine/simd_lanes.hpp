@@ -134,16 +134,22 @@ constexpr double kQa5 = 0x1.bedc26b51dd1cp-7;
 constexpr double kQa6 = 0x1.88b545735151dp-7;
 constexpr double kErx = 0x1.b0ac16p-1;
 constexpr double kErfcCentral = 0.84375;  // the first rational below it, the second above
-constexpr double kErfcHigh = 1.25;        // |x| from here on: std::erfc
+constexpr double kErfcHigh = 1.25;        // |x| from here on: erfcTailLanes
 
+// The first rational alone, for |x| < 0.84375.
 template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
-[[gnu::always_inline]] inline Lanes erfcLanes(Lanes x) {
+[[gnu::always_inline]] inline Lanes erfcCentralLanes(Lanes x) {
   const Lanes z = x * x;
   const Lanes r = kPp0 + z * (kPp1 + z * (kPp2 + z * (kPp3 + z * kPp4)));
   const Lanes s = 1.0 + z * (kQq1 + z * (kQq2 + z * (kQq3 + z * (kQq4 + z * kQq5))));
   const Lanes y = r / s;
   const Lanes xy = x * y;
-  const Lanes central = x < 0.25 ? 1.0 - (x + xy) : 0.5 - (xy + (x - 0.5));
+  return x < 0.25 ? 1.0 - (x + xy) : 0.5 - (xy + (x - 0.5));
+}
+
+template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes erfcLanes(Lanes x) {
+  const Lanes central = erfcCentralLanes<kWidth>(x);
   const Lanes ax = x < 0.0 ? -x : x;
   const Lanes t = ax - 1.0;
   const Lanes p = kPa0 + t * (kPa1 + t * (kPa2 + t * (kPa3 + t * (kPa4 + t * (kPa5 + t * kPa6)))));
@@ -153,9 +159,71 @@ template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
   return ax < kErfcCentral ? central : shoulder;
 }
 
+// erfc for 1.25 <= |x| < 6 (the tails of the copula's normal scores, |z| > 1.77), fdlibm's
+// rationals in s = 1 / x^2, one for |x| < 1 / 0.35 and one above (both are evaluated and the lane
+// takes its own), in
+//   erfc(|x|) = exp(-w^2 - 0.5625) exp((w - |x|)(w + |x|) + R(s) / S(s)) / |x|,
+// w being |x| with its low 32 bits cleared, so that w^2 is exact; erfc(x) = 2 - erfc(|x|) for
+// x < 0. Both exponents lie in exp's normal range.
+constexpr double kRa0 = -0x1.43412600d6435p-7;
+constexpr double kRa1 = -0x1.63416e4ba7360p-1;
+constexpr double kRa2 = -0x1.51e0441b0e726p+3;
+constexpr double kRa3 = -0x1.f300ae4cba38dp+5;
+constexpr double kRa4 = -0x1.44cb184282266p+7;
+constexpr double kRa5 = -0x1.7135cebccabb2p+7;
+constexpr double kRa6 = -0x1.4526557e4d2f2p+6;
+constexpr double kRa7 = -0x1.3a0efc69ac25cp+3;
+constexpr double kSa1 = 0x1.3a6b9bd707687p+4;
+constexpr double kSa2 = 0x1.1350c526ae721p+7;
+constexpr double kSa3 = 0x1.b290dd58a1a71p+8;
+constexpr double kSa4 = 0x1.42b1921ec2868p+9;
+constexpr double kSa5 = 0x1.ad02157700314p+8;
+constexpr double kSa6 = 0x1.b28a3ee48ae2cp+6;
+constexpr double kSa7 = 0x1.a47ef8e484a93p+2;
+constexpr double kSa8 = -0x1.eeff2ee749a62p-5;
+constexpr double kRb0 = -0x1.4341239e86f4ap-7;
+constexpr double kRb1 = -0x1.993ba70c285dep-1;
+constexpr double kRb2 = -0x1.1c209555f995ap+4;
+constexpr double kRb3 = -0x1.4145d43c5ed98p+7;
+constexpr double kRb4 = -0x1.3ec881375f228p+9;
+constexpr double kRb5 = -0x1.004616a2e5992p+10;
+constexpr double kRb6 = -0x1.e384e9bdc383fp+8;
+constexpr double kSb1 = 0x1.e568b261d5190p+4;
+constexpr double kSb2 = 0x1.45cae221b9f0ap+8;
+constexpr double kSb3 = 0x1.802eb189d5118p+10;
+constexpr double kSb4 = 0x1.8ffb7688c246ap+11;
+constexpr double kSb5 = 0x1.3f219cedf3be6p+11;
+constexpr double kSb6 = 0x1.da874e79fe763p+8;
+constexpr double kSb7 = -0x1.670e242712d62p+4;
+constexpr double kErfcFar = 1.0 / 0.35;  // the second rational from here on
+constexpr double kErfcTail = 6.0;        // |x| from here on: std::erfc
+
+template <int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
+[[gnu::always_inline]] inline Lanes erfcTailLanes(Lanes x) {
+  using Bits = typename Vector<kWidth>::Bits;
+  const Lanes ax = x < 0.0 ? -x : x;
+  const Lanes s = 1.0 / (ax * ax);
+  const Lanes ra =
+      kRa0 + s * (kRa1 + s * (kRa2 + s * (kRa3 + s * (kRa4 + s * (kRa5 + s * (kRa6 + s * kRa7))))));
+  const Lanes sa =
+      1.0 +
+      s * (kSa1 +
+           s * (kSa2 + s * (kSa3 + s * (kSa4 + s * (kSa5 + s * (kSa6 + s * (kSa7 + s * kSa8)))))));
+  const Lanes rb = kRb0 + s * (kRb1 + s * (kRb2 + s * (kRb3 + s * (kRb4 + s * (kRb5 + s * kRb6)))));
+  const Lanes sb =
+      1.0 + s * (kSb1 + s * (kSb2 + s * (kSb3 + s * (kSb4 + s * (kSb5 + s * (kSb6 + s * kSb7))))));
+  const auto near = ax < kErfcFar;
+  const Lanes r = near ? ra : rb;
+  const Lanes q = near ? sa : sb;
+  const Lanes w = reinterpret_cast<Lanes>(reinterpret_cast<Bits>(ax) & 0xffffffff00000000);
+  const Lanes e = expLanes<kWidth>(-w * w - 0.5625) * expLanes<kWidth>((w - ax) * (w + ax) + r / q);
+  const Lanes y = e / ax;
+  return x < 0.0 ? 2.0 - y : y;
+}
+
 enum class Function { kExp, kLog, kErfc };
 
-// f(x) lane by lane, where the lanes outside the fast formula's range (and NaN) come from libm.
+// f(x) lane by lane, where the lanes outside the fast formulas' range (and NaN) come from libm.
 template <Function F, int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
 [[gnu::always_inline]] inline Lanes evaluate(Lanes x) {
   Lanes y;
@@ -174,6 +242,12 @@ template <Function F, int kWidth, class Lanes = typename Vector<kWidth>::Lanes>
   for (int lane = 0; lane < kWidth; ++lane) all = all && inside[lane] != 0;
   if (all) [[likely]] {
     return y;
+  }
+  if constexpr (F == Function::kErfc) {
+    const Lanes ax = x < 0.0 ? -x : x;
+    const auto tail = (ax >= kErfcHigh) & (ax < kErfcTail);
+    y = tail ? erfcTailLanes<kWidth>(tail ? x : kErfcHigh) : y;
+    inside |= tail;
   }
   for (int lane = 0; lane < kWidth; ++lane) {
     if (inside[lane]) continue;

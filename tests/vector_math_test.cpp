@@ -77,19 +77,22 @@ TEST(VectorMath, LogIsWithinAnUlpOverItsWholeRange) {
   EXPECT_LT(worstLog(uniformValues(1.0 - 1e-9, 1.0 + 1e-9, 1 << 16, 6)), 1.0);
 }
 
-// fdlibm's rationals for erfc: below 3 ulp here (glibc's erfc, the same algorithm, reaches
-// about 4 near |x| = 1.25); beyond |x| = 1.25 the value is std::erfc's.
-TEST(VectorMath, ErfcIsWithinThreeUlpsAndLibmsBeyond) {
-  for (auto [low, high, seed] : {std::tuple{-1.25, 1.25, 8}, std::tuple{-0.3, 0.3, 9}}) {
+// fdlibm's rationals for erfc: below 3 ulp for |x| < 1.25 (glibc's erfc, the same algorithm,
+// reaches about 4 near |x| = 1.25) and below 4 in the tails to |x| = 6, where two exp of under
+// an ulp each and a division add up; beyond |x| = 6 the value is std::erfc's.
+TEST(VectorMath, ErfcIsWithinAFewUlpsAndLibmsBeyond) {
+  for (auto [low, high, seed, bound] :
+       {std::tuple{-1.25, 1.25, 8, 3.0}, std::tuple{-0.3, 0.3, 9, 3.0},
+        std::tuple{1.25, 6.0, 10, 4.0}, std::tuple{-6.0, -1.25, 11, 4.0}}) {
     const std::vector<double> x =
         uniformValues(low, high, 1 << 20, static_cast<std::uint64_t>(seed));
     const double worst = worstError(
         x, [](double* v, std::size_t n) { erfcInPlace(v, n); },
         [](long double v) { return std::erfc(v); });
-    EXPECT_LT(worst, 3.0) << "on [" << low << ", " << high << "]";
+    EXPECT_LT(worst, bound) << "on [" << low << ", " << high << "]";
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  std::vector<double> x = {1.25, -1.25, 3.0, -3.0, 27.0, 40.0, -40.0, kInf, -kInf};
+  std::vector<double> x = {6.0, -6.0, 6.5, -7.0, 27.0, 40.0, -40.0, kInf, -kInf};
   std::vector<double> y = x;
   erfcInPlace(y.data(), y.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -152,7 +155,7 @@ TEST(VectorMath, BitsDependOnTheValueAlone) {
   std::vector<double> wholeLogs = logs;
   logInPlace(wholeLogs.data(), wholeLogs.size());
   std::vector<double> scores = x;
-  for (double& v : scores) v /= 10.0;  // most inside erfc's rationals, some beyond
+  for (double& v : scores) v /= 10.0;  // most inside erfc's central rationals, some in the tails
   std::vector<double> wholeErfc = scores;
   erfcInPlace(wholeErfc.data(), wholeErfc.size());
   for (int lanes : {2, vectorLanes()}) {

@@ -20,7 +20,8 @@ namespace spinval {
 void expInPlace(double* x, std::size_t n);
 void logInPlace(double* x, std::size_t n);
 // x[i] = erfc(x[i]): fdlibm's rationals for |x| < 1.25 (nine in ten normal scores, as
-// Phi(z) = erfc(-z / sqrt 2) / 2), a few lanes at a time, and std::erfc for the rest.
+// Phi(z) = erfc(-z / sqrt 2) / 2) and its tail formula for |x| < 6, a few lanes at a time, and
+// std::erfc for the rest.
 void erfcInPlace(double* x, std::size_t n);
 
 // The lanes to a register the functions above use: 4 where the processor has AVX2, else 2.

@@ -92,8 +92,17 @@ void Copula::apply(Eigen::Ref<Eigen::MatrixXd> uniforms) const {
     normalQuantiles(uniforms.col(static_cast<Eigen::Index>(dimensions_[j])).data(),
                     scores.col(j).data(), static_cast<std::size_t>(paths));
   }
-  // Row-wise z' = L z, i.e. Z' = Z L^T.
-  const Eigen::MatrixXd correlated = scores * cholesky_.transpose();
+  // Row-wise z' = L z: column j of Z' is the sum over k <= j of L(j, k) times column k of Z, in
+  // increasing k, over the nonzero L(j, k) only (correlations usually come in small groups,
+  // which make L block diagonal).
+  Eigen::MatrixXd correlated(paths, k);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    auto column = correlated.col(j);
+    column.setZero();
+    for (Eigen::Index c = 0; c <= j; ++c) {
+      if (cholesky_(j, c) != 0.0) column += cholesky_(j, c) * scores.col(c);
+    }
+  }
   if (family_ == CopulaFamily::gaussian) {
     Eigen::ArrayXd u(paths);
     for (Eigen::Index j = 0; j < k; ++j) {

@@ -1123,6 +1123,7 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
     stats.thresholds.push_back(std::move(mean));
   }
   const auto offsets = categoryOffsets(layout);
+  std::vector<std::uint64_t> tally;
   stats.yearly.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
   stats.categoryCounts.assign(offsets.back(), 0);
   for (std::size_t m = 0; m < layout.yearlyOutputs.size(); ++m) {
@@ -1131,16 +1132,32 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
       const std::size_t slot = m * static_cast<std::size_t>(layout.years) + (y - 1);
       const double* column = block.yearly.col(static_cast<Eigen::Index>(slot)).data();
       if (output.categorical()) {
-        // A NaN or infinity is left to the caller, who finds it in the column's moments.
+        // Counted in four interleaved tallies, so that increments of one category need not
+        // wait on each other, with a last slot for values that are no category index: NaN or
+        // infinite, left to the caller, who finds them in the column's moments, or an error.
         const std::size_t categories = output.categories.size();
         const std::size_t base = offsets[m] + (y - 1) * categories;
+        tally.assign(4 * (categories + 1), 0);
         for (std::size_t i = 0; i < rows; ++i) {
           const double c = column[i];
-          if (!std::isfinite(c)) continue;
-          if (!(c >= 0.0 && c < static_cast<double>(categories))) {
-            throw std::logic_error(output.name + " is not a category index: " + std::to_string(c));
+          const bool index = c >= 0.0 && c < static_cast<double>(categories);
+          ++tally[(i % 4) * (categories + 1) + (index ? static_cast<std::size_t>(c) : categories)];
+        }
+        for (std::size_t k = 0; k <= categories; ++k) {
+          const std::uint64_t count = tally[k] + tally[categories + 1 + k] +
+                                      tally[2 * (categories + 1) + k] +
+                                      tally[3 * (categories + 1) + k];
+          if (k < categories) {
+            stats.categoryCounts[base + k] += count;
+          } else if (count > 0) {
+            for (std::size_t i = 0; i < rows; ++i) {
+              const double c = column[i];
+              if (std::isfinite(c) && !(c >= 0.0 && c < static_cast<double>(categories))) {
+                throw std::logic_error(output.name +
+                                       " is not a category index: " + std::to_string(c));
+              }
+            }
           }
-          ++stats.categoryCounts[base + static_cast<std::size_t>(c)];
         }
       }
       columns.push_back(column);

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 namespace spinval {
@@ -206,6 +208,26 @@ TEST(RunStatistics, StoresValuesAndCountsCategories) {
   EXPECT_DOUBLE_EQ(s.shares[0].years[0][1], 0.6);
   EXPECT_DOUBLE_EQ(s.shares[0].years[0][0], 0.4);
   EXPECT_DOUBLE_EQ(s.shares[0].years[1][1], 0.6);
+}
+
+// A category value that is no index of the output's categories is a model error; a NaN or an
+// infinity is left out of the counts, for the simulation to report from the column's mean.
+TEST(RunStatistics, CategoryOutsideTheCategoriesIsAnError) {
+  const Layout layout = twoYearLayout();
+  RunStatistics run(layout, 6);
+  BlockOutput block;
+  block.resize(layout, 6);
+  block.outputs.setZero();
+  block.yearly.setZero();
+  block.yearly.col(2) << 0, 1, 1, std::numeric_limits<double>::quiet_NaN(), 1, 0;
+  const BlockStatistics stats = run.blockStatistics(0, block);
+  EXPECT_EQ(stats.categoryCounts[0], 2u);  // state[2026] = 0
+  EXPECT_EQ(stats.categoryCounts[1], 3u);  // state[2026] = 1
+  EXPECT_TRUE(std::isnan(stats.yearly[2].mean()));
+  for (double bad : {2.0, -1.0, 1e300}) {
+    block.yearly(3, 2) = bad;
+    EXPECT_THROW(run.blockStatistics(0, block), std::logic_error) << bad;
+  }
 }
 
 // For n = 100 and p = 0.5: np = 50, 1.96 sqrt(25) = 9.8, ranks floor(40.2) = 40 and

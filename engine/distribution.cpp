@@ -97,8 +97,8 @@ double normalQuantile(double u) {
 //   1. gathers the positions and values of the uniforms outside the central region (15% of them,
 //      and 0, 1 and NaN);
 //   2. evaluates the central rational for every element, vectorised by the compiler (two doubles
-//      per SSE2 register, or four per AVX2 one: the function is compiled for both, and the
-//      processor picks);
+//      per SSE2 register, four per AVX2 one, eight per AVX-512 one: the function is compiled for
+//      each, and the processor picks);
 //   3. takes -ln min(u, 1 - u) of the gathered values (logInPlace, a few at a time);
 //   4. and 5. take its square root (Eigen's, vectorised: sqrtpd rounds correctly, as std::sqrt
 //      does) and the first tail rational with its sign, vectorised;
@@ -106,8 +106,9 @@ double normalQuantile(double u) {
 //      u > 1 - 1.4e-11) or r is not a number (u outside (0, 1)).
 // The same operations in the same order as normalQuantile, so the same bits. The gathered values
 // are copied before pass 2 writes out, so out may equal u.
-[[gnu::target_clones("avx2", "default")]] void normalQuantiles(const double* u, double* out,
-                                                               std::size_t n) {
+[[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] void normalQuantiles(const double* u,
+                                                                                 double* out,
+                                                                                 std::size_t n) {
   constexpr std::size_t kBlock = 256;
   std::array<std::uint32_t, kBlock> tailAt;
   std::array<double, kBlock> tailU, tailR, tailZ;

@@ -215,7 +215,7 @@ template <int kWidth, bool Partial>
   L capacityGrowth = one;        // (1 + gC)^y
   L priceDecline = one;          // (1 - d)^y
   L otherGrowth = one;           // (1 + gO)^y
-  L adoptionPower = one;         // laneExp<kWidth>(-kappa y), a running product
+  L adoptionPower = one;         // exp(-kappa y), a running product
   L discount = one;              // (1 + W)^-(y - tau) once y > tau, else 1
   L dcf = zero;                  // 17. the sum over y = tau+1..y so far
   L revForward = zero;           // Rev_{tau+1}
@@ -238,7 +238,7 @@ template <int kWidth, bool Partial>
     adoptionPower *= adoption;
     const L share = sMax / (1.0 + shareGap * adoptionPower);
 
-    // 4. Demand: M_y laneExp<kWidth>(sigma_Q eps - sigma_Q^2 / 2) as one exponential, at the
+    // 4. Demand: M_y exp(sigma_Q eps - sigma_Q^2 / 2) as one exponential, at the
     // regime's share multiplier.
     const L logDemand =
         p.sigmaQ != 0.0 ? logM + (p.sigmaQ * chunk.in(p.epsQ + at) - halfVarianceQ) : logM;

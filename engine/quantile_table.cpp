@@ -295,8 +295,8 @@ int BetaQuantileTable::Half::octavesInP() const {
 // The loop of scaledQuantile() with the half chosen by index rather than by a branch (u <= 1/2
 // goes either way half the time, so a branch would mispredict on every other draw): min(u, 1 - u)
 // is u in the lower half and 1 - u in the upper one, and max - width y is written
-// max + (-width) y, the same double. Probabilities outside the run (about 1 in 64, and 1/2 and NaN)
-// take the scalar path.
+// max + (-width) y, the same double. Probabilities outside the run (about 1 in 256, and 1/2 and
+// NaN) take the scalar path.
 void BetaQuantileTable::scaledQuantiles(const double* p, double* out, std::size_t n, double min,
                                         double max) const {
   struct Side {

@@ -142,8 +142,9 @@ class Distribution {
 
   const DistributionKind& kind() const { return kind_; }
   // Builds what draws need before the first one: a beta or PERT distribution's quantile table
-  // (about 0.5 ms), so that a run can build all of them on its threads. Copies share it, and
-  // draws before prepare() build it themselves. Safe to call from several threads.
+  // (about 0.6 ms), so that a run can build all of them on its threads. Copies, and other beta
+  // or PERT distributions of the same shape, share it; draws before prepare() build it
+  // themselves. Safe to call from several threads.
   void prepare() const;
   std::string name() const;      // "normal"
   std::string describe() const;  // "normal(mean 0.1, sd 0.1)", with min/max when truncated

@@ -17,10 +17,8 @@
 #include <thread>
 #include <utility>
 
-#ifdef __SSE2__
 #include <immintrin.h>
-#endif
-// Four-lane vectors are passed by value only to functions inlined where they are used, so never
+// Key vectors are passed by value only to functions inlined where they are used, so never
 // across an ABI boundary.
 #pragma GCC diagnostic ignored "-Wpsabi"
 #ifdef __linux__

@@ -18,7 +18,6 @@
 #include "spinval/error.hpp"
 #include "spinval/parallel.hpp"
 #include "spinval/partial.hpp"
-#include "spinval/vector_math.hpp"
 
 namespace spinval {
 

@@ -8,13 +8,10 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
-#include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 #include <immintrin.h>
@@ -1050,24 +1047,17 @@ void RunStatistics::prefault(std::uint64_t first, std::uint64_t end, unsigned th
   // Whole pages inside [first, end) only: a page shared with other paths may be written by
   // another worker already, and populating it is harmless but pointless.
   constexpr std::uintptr_t kPage = 4096;
-  auto populate = [&](std::size_t from) {
-    for (std::size_t k = from; k < columns.size(); k += threads) {
-      const std::size_t size = columns[k]->size();  // the yearly ones may hold a pilot only
-      const auto start =
-          reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(first, size));
-      const auto stop =
-          reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(end, size));
-      const std::uintptr_t low = (start + kPage - 1) & ~(kPage - 1), high = stop & ~(kPage - 1);
-      if (high > low) {
-        static_cast<void>(madvise(reinterpret_cast<void*>(low), high - low, MADV_POPULATE_WRITE));
-      }
+  parallelFor(columns.size(), threads, [&](std::size_t k) {
+    const std::size_t size = columns[k]->size();  // the yearly ones may hold a pilot only
+    const auto start =
+        reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(first, size));
+    const auto stop =
+        reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(end, size));
+    const std::uintptr_t low = (start + kPage - 1) & ~(kPage - 1), high = stop & ~(kPage - 1);
+    if (high > low) {
+      static_cast<void>(madvise(reinterpret_cast<void*>(low), high - low, MADV_POPULATE_WRITE));
     }
-  };
-  threads = std::clamp<unsigned>(threads, 1, static_cast<unsigned>(columns.size()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(populate, t);
-  populate(0);
-  for (auto& thread : pool) thread.join();
+  });
 #else
   static_cast<void>(first);
   static_cast<void>(end);
@@ -1135,11 +1125,12 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
         // infinite, left to the caller, who finds them in the column's moments, or an error.
         const std::size_t categories = output.categories.size();
         const std::size_t base = offsets[m] + (y - 1) * categories;
+        auto isIndex = [&](double c) { return c >= 0.0 && c < static_cast<double>(categories); };
         tally.assign(4 * (categories + 1), 0);
         for (std::size_t i = 0; i < rows; ++i) {
           const double c = column[i];
-          const bool index = c >= 0.0 && c < static_cast<double>(categories);
-          ++tally[(i % 4) * (categories + 1) + (index ? static_cast<std::size_t>(c) : categories)];
+          ++tally[(i % 4) * (categories + 1) +
+                  (isIndex(c) ? static_cast<std::size_t>(c) : categories)];
         }
         for (std::size_t k = 0; k <= categories; ++k) {
           const std::uint64_t count = tally[k] + tally[categories + 1 + k] +
@@ -1150,7 +1141,7 @@ BlockStatistics RunStatistics::blockStatistics(std::uint64_t firstPath,
           } else if (count > 0) {
             for (std::size_t i = 0; i < rows; ++i) {
               const double c = column[i];
-              if (std::isfinite(c) && !(c >= 0.0 && c < static_cast<double>(categories))) {
+              if (std::isfinite(c) && !isIndex(c)) {
                 throw std::logic_error(output.name +
                                        " is not a category index: " + std::to_string(c));
               }

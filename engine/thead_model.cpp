@@ -121,11 +121,6 @@ Eigen::ArrayXd logOf(const Eigen::ArrayBase<E>& x) {
   return y;
 }
 
-// z_i = Phi^-1(u_i) into `out`, n of them.
-void normalScores(const double* u, double* out, Eigen::Index n) {
-  normalQuantiles(u, out, static_cast<std::size_t>(n));
-}
-
 // What the yearly loop (equations 1-13 and 16-17) reads and writes. Each pointer is to n doubles,
 // one per path, but for the per-year tables, which hold year y's n values from y n on (column
 // y of an n x H matrix; eps* are empty where their sigma is 0), and `yearly`, BlockOutput's
@@ -516,7 +511,8 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, Blo
   auto scores = [&](double sigma, std::size_t k) {
     Eigen::MatrixXd eps(sigma != 0.0 ? n : 0, H);
     for (int y = 1; y <= H && sigma != 0.0; ++y) {
-      normalScores(uniforms.col(yearlyColumn(y, k)).data(), eps.col(y - 1).data(), n);
+      normalQuantiles(uniforms.col(yearlyColumn(y, k)).data(), eps.col(y - 1).data(),
+                      static_cast<std::size_t>(n));
     }
     return eps;
   };

@@ -215,6 +215,7 @@ void printHistogram(std::ostream& out, const Summary& summary, const RunStatisti
   if (!output || k >= summary.outputs.size()) return;
   std::span<const double> values;
   if (statistics.storesValues()) {
+    if (!statistics.storesOutputValues(*output)) return;
     values = statistics.outputValues(*output);
     if (values.empty()) return;
   }
@@ -446,7 +447,7 @@ void printReport(std::ostream& out, const RunInfo& info, const Summary& summary,
   printMetrics(out, summary);
   printYearlyMedians(out, summary);
   printShares(out, summary);
-  printHistogram(out, summary, statistics, "ev_usd");
+  printHistogram(out, summary, statistics, kHistogramOutput);
   printProbabilities(out, summary);
   printConvergence(out, summary);
   out << '\n'

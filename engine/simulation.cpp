@@ -9,6 +9,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -156,7 +157,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     std::optional<RunStatistics::Sketches> sketches;
     if (!storage.storesValues()) sketches = storage.makeSketches();
     std::shared_ptr<RunStatistics::Windows> windows;
-    if (storage.yearlyWindowed()) windows = storage.makeWindows();
+    if (storage.windowed()) windows = storage.makeWindows();
     for (;;) {
       const std::uint64_t block = nextBlock.fetch_add(1);
       if (block >= lastBlock || block > failedBlock.load()) break;
@@ -423,10 +424,14 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
       std::min(static_cast<double>(settings.memoryBudget) / bytesPerPath, 1e19));
 
   const bool windowed = ranks == 1 && !settings.precision && !options.sketch &&
-                        settings.yearlyWindowSigmas > 0.0 && p.firstRound >= kYearlyWindowsFrom;
+                        settings.windowSigmas > 0.0 && p.firstRound >= kWindowsFrom;
   const std::uint64_t pilotPaths =
       std::min(p.firstRound / 16 / kBlockSize, kMaxPilotBlocks) * kBlockSize;
-  if (windowed) result.statistics.keepYearlyPilot(pilotPaths);
+  if (windowed) {
+    std::vector<std::size_t> every(layout.outputs.size());
+    std::iota(every.begin(), every.end(), std::size_t{0});
+    result.statistics.keepPilot(pilotPaths, settings.keptOutputs.value_or(every));
+  }
 
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = processCpuSeconds();
@@ -461,7 +466,7 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
         const BlockRange pilot{range.first, range.first + pilotPaths / kBlockSize};
         runBlocks(model, copula, sampler, settings, round, pilot, result.threads, result.statistics,
                   merge);
-        result.statistics.openYearlyWindows(settings.yearlyWindowSigmas, result.threads);
+        result.statistics.openWindows(settings.windowSigmas, result.threads);
         runBlocks(model, copula, sampler, settings, round, {pilot.last, range.last}, result.threads,
                   result.statistics, merge);
       } else {
@@ -539,10 +544,10 @@ RunResult simulate(const Model& model, const Copula& copula, const RunSettings& 
     options.sketch = d.sketch;
     round = Round{round.index + 1, roundEnd, d.total - roundEnd};
   }
-  if (windowed && !result.statistics.closeYearlyWindows(result.threads)) {
-    // A yearly quantile outside its window: the same run again, keeping every yearly value.
+  if (windowed && !result.statistics.closeWindows(result.threads)) {
+    // An order statistic outside its window: the same run again, keeping every value.
     RunSettings everyValue = settings;
-    everyValue.yearlyWindowSigmas = 0.0;
+    everyValue.windowSigmas = 0.0;
     return simulate(model, copula, everyValue, world);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

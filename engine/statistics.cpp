@@ -650,13 +650,38 @@ KeyWindows keyWindows(std::span<const double> sample, std::uint64_t n,
   return joined;
 }
 
-// What passes over values find in each window: how many are at or above it, and those inside.
+// How many of n values drawn like `sample` each window can expect to hold: as many in
+// proportion as the sample has inside it (for a window of one shared value, as many as share it
+// there).
+std::vector<std::size_t> expectedInside(const KeyWindows& windows, std::span<const double> sample,
+                                        std::uint64_t n) {
+  std::vector<std::size_t> expected;
+  for (std::size_t w = 0; w < windows.size(); ++w) {
+    const auto inSample = windows.lowValue[w] == windows.highValue[w]
+                              ? static_cast<std::int64_t>(
+                                    std::count(sample.begin(), sample.end(), windows.lowValue[w]))
+                              : windows.sampledInside[w];
+    expected.push_back(static_cast<std::size_t>(
+        std::min(static_cast<double>(n), static_cast<double>(inSample) * static_cast<double>(n) /
+                                             static_cast<double>(sample.size()))));
+  }
+  return expected;
+}
+
+// What passes over values find in each window: how many are at or above it, and those inside,
+// with room from the start for a quarter more than expected, so that the values are seldom
+// copied to grow.
 struct WindowContents {
   std::vector<std::uint64_t> atOrAbove;
   std::vector<Inside> inside;
 
   WindowContents() = default;
-  explicit WindowContents(std::size_t windows) : atOrAbove(windows, 0), inside(windows) {}
+  WindowContents(const KeyWindows& windows, std::span<const std::size_t> expected)
+      : atOrAbove(windows.size(), 0), inside(windows.size()) {
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+      inside[w].reserve(expected[w] + expected[w] / 4 + kPassChunk);
+    }
+  }
 };
 
 // One pass over `values` per kMaxPassWindows windows, adding to `contents`; `branchless` as in
@@ -740,21 +765,11 @@ void selectOf(std::span<const double> values, std::span<const std::uint64_t> ran
   }
   const KeyWindows windows = keyWindows(sample, n, ranks, 4.0);
 
-  // One pass per kMaxPassWindows windows, expecting as many values inside each as in the sample
-  // (for a shared value, as many as share it there).
-  WindowContents contents(windows.size());
-  std::size_t expectedInside = 0;
-  for (std::size_t w = 0; w < windows.size(); ++w) {
-    const auto inSample = windows.lowValue[w] == windows.highValue[w]
-                              ? static_cast<std::int64_t>(
-                                    std::count(sample.begin(), sample.end(), windows.lowValue[w]))
-                              : windows.sampledInside[w];
-    const auto expected =
-        std::min(n, static_cast<std::size_t>(static_cast<double>(inSample) *
-                                             static_cast<double>(n) / static_cast<double>(m)));
-    contents.inside[w].reserve(expected + expected / 4 + kPassChunk);
-    expectedInside += expected;
-  }
+  // One pass per kMaxPassWindows windows.
+  const std::vector<std::size_t> expected = expectedInside(windows, sample, n);
+  WindowContents contents(windows, expected);
+  const std::size_t expectedInside =
+      std::accumulate(expected.begin(), expected.end(), std::size_t{0});
   // Branches on the values inside cost less than writing every value while fewer than about a
   // fifth of the quadruples hold one.
   classifyInto(values, windows, contents, 20 * expectedInside > n);
@@ -967,6 +982,12 @@ namespace {
 
 constexpr std::array<double, 3> kYearlyProbabilities = {0.05, 0.50, 0.95};
 
+std::vector<std::uint64_t> distinctIncreasing(std::vector<std::uint64_t> ranks) {
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  return ranks;
+}
+
 // The order statistics of n values that a yearly column's summary interpolates between, distinct
 // and increasing: floor(h) and floor(h) + 1 for h = (n - 1) p.
 std::vector<std::uint64_t> yearlyRanks(std::uint64_t n) {
@@ -976,26 +997,48 @@ std::vector<std::uint64_t> yearlyRanks(std::uint64_t n) {
         std::floor(static_cast<double>(n - 1) * kYearlyProbabilities[i]));
     all[2 * i + 1] = std::min(all[2 * i] + 1, n - 1);
   }
-  std::vector<std::uint64_t> ranks(all.begin(), all.end());
-  std::sort(ranks.begin(), ranks.end());
-  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  return distinctIncreasing({all.begin(), all.end()});
+}
+
+// The order statistics of n values that an output's summary reads, in the summary's order: for
+// each reported probability p, floor(h) and floor(h) + 1 for h = (n - 1) p, and the two ranks of
+// its 95% interval.
+std::vector<std::uint64_t> outputRanks(std::uint64_t n) {
+  std::vector<std::uint64_t> ranks;
+  for (double p : kReportedProbabilities) {
+    const auto lo = static_cast<std::uint64_t>(std::floor(static_cast<double>(n - 1) * p));
+    const auto [a, b] = quantileIntervalRanks(n, p);
+    ranks.insert(ranks.end(), {lo, std::min(lo + 1, n - 1), a, b});
+  }
   return ranks;
 }
 
 }  // namespace
 
-// The windows of each yearly column (none for a categorical one) for the ranks of yearlyRanks,
-// and whether a column's classification should write without branches (many values inside).
-struct RunStatistics::YearlyPlan {
-  std::vector<std::uint64_t> ranks;
-  std::vector<KeyWindows> windows;
+// The windows of each windowed column (none for the others) around the distinct ranks its
+// summary reads, and whether its classification should write without branches (many values
+// inside).
+struct RunStatistics::WindowPlan {
+  std::vector<std::uint64_t> outputRanks, yearlyRanks;  // distinct, increasing
+  std::vector<KeyWindows> windows;                      // per column
+  std::vector<std::vector<std::size_t>> expected;       // values inside each, over all paths
   std::vector<char> branchless;  // not vector<bool>: the columns are planned on several threads
 };
 
-// What a worker's blocks, or the whole run, put in each yearly column's windows.
+// What a worker's blocks, or the whole run, put in each column's windows.
 struct RunStatistics::Windows {
   std::vector<WindowContents> columns;
 };
+
+RunStatistics::Column& RunStatistics::column(std::size_t c) {
+  return c < outputValues_.size() ? outputValues_[c] : yearlyValues_[c - outputValues_.size()];
+}
+
+const double* RunStatistics::blockColumn(const BlockOutput& block, std::size_t c) const {
+  const std::size_t outputs = outputValues_.size();
+  return c < outputs ? block.outputs.col(static_cast<Eigen::Index>(c)).data()
+                     : block.yearly.col(static_cast<Eigen::Index>(c - outputs)).data();
+}
 
 std::uint64_t exactBytesPerPath(const Layout& layout) {
   std::uint64_t columns = layout.outputs.size();
@@ -1011,13 +1054,14 @@ RunStatistics::RunStatistics(const Layout& layout, std::uint64_t paths, Statisti
   if (firstStored > paths) throw std::invalid_argument("stored range beyond the run's paths");
   outputValues_.resize(layout.outputs.size());
   yearlyValues_.resize(layout.yearlyOutputs.size() * static_cast<std::size_t>(layout.years));
+  windowedColumns_.assign(columnCount(), 0);
   if (options_.sketch) sketches_ = makeSketches();
   extend(paths);
 }
 
 void RunStatistics::extend(std::uint64_t paths) {
   if (paths <= paths_) return;
-  if (yearlyPilot_ != 0) throw std::logic_error("extend on a run with yearly windows");
+  if (pilot_ != 0) throw std::logic_error("extend on a run with windows");
   paths_ = paths;
   if (options_.sketch) return;
   const std::uint64_t stored = paths - firstStored_;
@@ -1068,7 +1112,7 @@ void RunStatistics::prefault(std::uint64_t first, std::uint64_t end, unsigned th
 void RunStatistics::switchToSketch() {
   if (options_.sketch) return;
   if (firstStored_ != 0) throw std::logic_error("switchToSketch on a piece of a run");
-  if (yearlyPilot_ != 0) throw std::logic_error("switchToSketch on a run with yearly windows");
+  if (pilot_ != 0) throw std::logic_error("switchToSketch on a run with windows");
   Sketches sketches = makeSketches();
   const std::uint64_t n = merged();
   for (std::size_t k = 0; k < outputValues_.size(); ++k) {
@@ -1163,21 +1207,15 @@ void RunStatistics::store(std::uint64_t firstPath, const BlockOutput& block) {
   if (firstPath < firstStored_ || firstPath + rows > paths_) {
     throw std::out_of_range("block outside the stored paths");
   }
-  auto copy = [&](const auto& column, Column& to) {
-    std::copy(column.data(), column.data() + rows,
+  // Past the pilot the windowed columns' values go to the windows (addToWindows).
+  const bool pastPilot = pilot_ != 0 && firstPath >= pilot_;
+  if (pastPilot && !windowed()) throw std::logic_error("a block past the pilot before the windows");
+  for (std::size_t c = 0; c < columnCount(); ++c) {
+    Column& to = column(c);
+    if (to.empty() || (pastPilot && windowedColumns_[c])) continue;
+    const double* from = blockColumn(block, c);
+    std::copy(from, from + rows,
               to.begin() + static_cast<std::ptrdiff_t>(firstPath - firstStored_));
-  };
-  for (std::size_t k = 0; k < outputValues_.size(); ++k) {
-    copy(block.outputs.col(static_cast<Eigen::Index>(k)), outputValues_[k]);
-  }
-  if (yearlyPilot_ != 0 && firstPath >= yearlyPilot_) {
-    // Past the pilot the yearly values go to the windows (addToWindows).
-    if (!yearlyWindowed()) throw std::logic_error("a block past the pilot before the windows");
-    return;
-  }
-  for (std::size_t k = 0; k < yearlyValues_.size(); ++k) {
-    if (!yearlyValues_[k].empty())
-      copy(block.yearly.col(static_cast<Eigen::Index>(k)), yearlyValues_[k]);
   }
 }
 
@@ -1212,58 +1250,69 @@ void RunStatistics::mergeSketches(const Sketches& sketches) {
   }
 }
 
-void RunStatistics::keepYearlyPilot(std::uint64_t pilotPaths) {
+void RunStatistics::keepPilot(std::uint64_t pilotPaths, std::span<const std::size_t> keptOutputs) {
   if (options_.sketch || firstStored_ != 0 || merged() != 0 || pilotPaths == 0 ||
       pilotPaths >= paths_) {
-    throw std::logic_error("keepYearlyPilot needs an exact run in one piece, before any block");
+    throw std::logic_error("keepPilot needs an exact run in one piece, before any block");
   }
-  yearlyPilot_ = pilotPaths;
-  for (Column& column : yearlyValues_) {
-    if (!column.empty()) Column(pilotPaths).swap(column);
+  pilot_ = pilotPaths;
+  for (std::size_t c = 0; c < columnCount(); ++c) {
+    const bool kept = c < outputValues_.size() &&
+                      std::find(keptOutputs.begin(), keptOutputs.end(), c) != keptOutputs.end();
+    Column& values = column(c);
+    if (kept || values.empty()) continue;  // categorical yearly columns store nothing
+    windowedColumns_[c] = 1;
+    Column(pilotPaths).swap(values);
   }
 }
 
-void RunStatistics::openYearlyWindows(double sigmas, unsigned threads) {
-  if (yearlyPilot_ == 0 || yearlyWindowed()) throw std::logic_error("openYearlyWindows");
-  const std::size_t columns = yearlyValues_.size();
-  auto plan = std::make_shared<YearlyPlan>();
-  plan->ranks = yearlyRanks(paths_);
+void RunStatistics::openWindows(double sigmas, unsigned threads) {
+  if (pilot_ == 0 || windowed()) throw std::logic_error("openWindows");
+  const std::size_t columns = columnCount();
+  auto plan = std::make_shared<WindowPlan>();
+  plan->outputRanks = distinctIncreasing(outputRanks(paths_));
+  plan->yearlyRanks = yearlyRanks(paths_);
   plan->windows.resize(columns);
+  plan->expected.resize(columns);
   plan->branchless.resize(columns);
   auto windows = std::make_shared<Windows>();
   windows->columns.resize(columns);
   // Each column on its own: its windows, then the pilot's values (the first of the run's) in
   // them.
-  parallelFor(columns, threads, [&](std::size_t k) {
-    Column& pilot = yearlyValues_[k];
-    if (pilot.empty()) return;
-    plan->windows[k] = keyWindows(pilot, paths_, plan->ranks, sigmas);
+  parallelFor(columns, threads, [&](std::size_t c) {
+    if (!windowedColumns_[c]) return;
+    Column& pilot = column(c);
+    const auto& ranks = c < outputValues_.size() ? plan->outputRanks : plan->yearlyRanks;
+    plan->windows[c] = keyWindows(pilot, paths_, ranks, sigmas);
+    plan->expected[c] = expectedInside(plan->windows[c], pilot, paths_);
     // On a block's values, fresh in the cache, branches cost less than writing every value
     // until about a quarter of the values are inside (measured on the base scenario, where
-    // about 5% are).
-    std::int64_t inside = 0;
-    for (std::int64_t sampled : plan->windows[k].sampledInside) inside += sampled;
-    plan->branchless[k] = 4 * static_cast<std::uint64_t>(inside) > yearlyPilot_;
-    windows->columns[k] = WindowContents(plan->windows[k].size());
-    classifyInto(pilot, plan->windows[k], windows->columns[k], plan->branchless[k]);
+    // about 5% of the yearly values are).
+    const std::size_t inside =
+        std::accumulate(plan->expected[c].begin(), plan->expected[c].end(), std::size_t{0});
+    plan->branchless[c] = 4 * inside > paths_;
+    windows->columns[c] = WindowContents(plan->windows[c], plan->expected[c]);
+    classifyInto(pilot, plan->windows[c], windows->columns[c], plan->branchless[c]);
     Column().swap(pilot);
   });
-  yearlyPlan_ = std::move(plan);
+  plan_ = std::move(plan);
   windows_.push_back(std::move(windows));
 }
 
 std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows() const {
   auto windows = std::make_shared<Windows>();
-  for (const KeyWindows& w : yearlyPlan_->windows) windows->columns.emplace_back(w.size());
+  for (std::size_t c = 0; c < columnCount(); ++c) {
+    windows->columns.emplace_back(plan_->windows[c], plan_->expected[c]);
+  }
   return windows;
 }
 
 void RunStatistics::addToWindows(Windows& windows, const BlockOutput& block) const {
-  const auto rows = static_cast<std::size_t>(block.yearly.rows());
-  for (std::size_t k = 0; k < windows.columns.size(); ++k) {
-    if (yearlyPlan_->windows[k].size() == 0) continue;
-    classifyInto({block.yearly.col(static_cast<Eigen::Index>(k)).data(), rows},
-                 yearlyPlan_->windows[k], windows.columns[k], yearlyPlan_->branchless[k]);
+  const auto rows = static_cast<std::size_t>(block.outputs.rows());
+  for (std::size_t c = 0; c < windows.columns.size(); ++c) {
+    if (!windowedColumns_[c]) continue;
+    classifyInto({blockColumn(block, c), rows}, plan_->windows[c], windows.columns[c],
+                 plan_->branchless[c]);
   }
 }
 
@@ -1271,17 +1320,17 @@ void RunStatistics::mergeWindows(std::shared_ptr<Windows> windows) {
   windows_.push_back(std::move(windows));
 }
 
-bool RunStatistics::closeYearlyWindows(unsigned threads) {
-  if (!yearlyWindowed() || merged() != paths_) throw std::logic_error("closeYearlyWindows");
-  yearlySelected_.assign(yearlyValues_.size(), {});
+bool RunStatistics::closeWindows(unsigned threads) {
+  if (!windowed() || merged() != paths_) throw std::logic_error("closeWindows");
+  selected_.assign(columnCount(), {});
   std::atomic<bool> hold{true};
-  parallelFor(yearlyValues_.size(), threads, [&](std::size_t k) {
-    const KeyWindows& windows = yearlyPlan_->windows[k];
-    if (windows.size() == 0) return;
+  parallelFor(columnCount(), threads, [&](std::size_t c) {
+    if (!windowedColumns_[c]) return;
+    const KeyWindows& windows = plan_->windows[c];
     // Each worker's contents joined to the pilot's: counts add, values join.
-    WindowContents& all = windows_.front()->columns[k];
+    WindowContents& all = windows_.front()->columns[c];
     for (std::size_t worker = 1; worker < windows_.size(); ++worker) {
-      const WindowContents& from = windows_[worker]->columns[k];
+      const WindowContents& from = windows_[worker]->columns[c];
       for (std::size_t w = 0; w < windows.size(); ++w) {
         all.atOrAbove[w] += from.atOrAbove[w];
         Inside& values = all.inside[w];
@@ -1291,18 +1340,37 @@ bool RunStatistics::closeYearlyWindows(unsigned threads) {
         values.size += from.inside[w].size;
       }
     }
-    yearlySelected_[k].resize(yearlyPlan_->ranks.size());
-    if (!selectInWindows(paths_, yearlyPlan_->ranks, windows, all, yearlySelected_[k].data())) {
-      hold = false;
-    }
+    const auto& ranks = c < outputValues_.size() ? plan_->outputRanks : plan_->yearlyRanks;
+    selected_[c].resize(ranks.size());
+    if (!selectInWindows(paths_, ranks, windows, all, selected_[c].data())) hold = false;
   });
   windows_.clear();
   return hold;
 }
 
+std::vector<double> RunStatistics::columnOrderStatistics(
+    std::size_t c, std::span<const std::uint64_t> ranks) const {
+  if (!(pilot_ != 0 && windowedColumns_[c])) {
+    const Column& values =
+        c < outputValues_.size() ? outputValues_[c] : yearlyValues_[c - outputValues_.size()];
+    return orderStatisticsOf(std::span<const double>(values).first(merged()), ranks);
+  }
+  if (selected_.empty()) throw std::logic_error("order statistics of a run whose windows are open");
+  const auto& selectedRanks = c < outputValues_.size() ? plan_->outputRanks : plan_->yearlyRanks;
+  std::vector<double> x;
+  for (std::uint64_t rank : ranks) {
+    const auto at = std::lower_bound(selectedRanks.begin(), selectedRanks.end(), rank);
+    if (at == selectedRanks.end() || *at != rank) {
+      throw std::logic_error("an order statistic the windows did not select");
+    }
+    x.push_back(selected_[c][static_cast<std::size_t>(at - selectedRanks.begin())]);
+  }
+  return x;
+}
+
 void RunStatistics::absorb(const RunStatistics& piece) {
-  if (yearlyPilot_ != 0 || piece.yearlyPilot_ != 0) {
-    throw std::logic_error("absorb with yearly windows");
+  if (pilot_ != 0 || piece.pilot_ != 0) {
+    throw std::logic_error("absorb with windows");
   }
   if (piece.options_.sketch != options_.sketch) {
     throw std::invalid_argument("a piece with a different quantile mode");
@@ -1327,13 +1395,16 @@ void RunStatistics::absorb(const RunStatistics& piece) {
 }
 
 std::span<const double> RunStatistics::outputValues(std::size_t k) const {
+  if (!storesOutputValues(k)) throw std::logic_error("values of an output kept in windows");
   return std::span<const double>(outputValues_.at(k)).first(merged());
 }
 
 std::span<const double> RunStatistics::yearlyValues(std::size_t m, int year) const {
-  return std::span<const double>(
-             yearlyValues_.at(m * static_cast<std::size_t>(layout_->years) + (year - 1)))
-      .first(merged());
+  const std::size_t slot = m * static_cast<std::size_t>(layout_->years) + (year - 1);
+  if (pilot_ != 0 && windowedColumns_.at(outputValues_.size() + slot)) {
+    throw std::logic_error("values of a yearly column kept in windows");
+  }
+  return std::span<const double>(yearlyValues_.at(slot)).first(merged());
 }
 
 double RunStatistics::unitStderror(const Moments& all, const std::vector<Moments>& units) const {
@@ -1400,13 +1471,10 @@ Summary summarize(const RunStatistics& statistics, unsigned threads) {
   summary.outputNames = layout.outputs;
 
   // Every quantile needs ranks floor(h), floor(h) + 1 and its interval's two ranks.
-  std::vector<std::uint64_t> ranks;
+  const std::vector<std::uint64_t> ranks = outputRanks(n);
   std::vector<double> fractions;
   for (double p : kReportedProbabilities) {
     const double h = static_cast<double>(n - 1) * p;
-    const auto lo = static_cast<std::uint64_t>(std::floor(h));
-    const auto [a, b] = quantileIntervalRanks(n, p);
-    ranks.insert(ranks.end(), {lo, std::min(lo + 1, n - 1), a, b});
     fractions.push_back(h - std::floor(h));
   }
 
@@ -1429,7 +1497,7 @@ Summary summarize(const RunStatistics& statistics, unsigned threads) {
         x[i] = s.quantile(n > 1 ? static_cast<double>(ranks[i]) / static_cast<double>(n - 1) : 0.0);
       }
     } else {
-      x = orderStatisticsOf(statistics.outputValues(k), ranks);
+      x = statistics.columnOrderStatistics(k, ranks);
     }
     for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
       const double* r = &x[4 * q];
@@ -1474,14 +1542,8 @@ Summary summarize(const RunStatistics& statistics, unsigned threads) {
       }
     } else {
       const std::vector<std::uint64_t> ranks = yearlyRanks(n);
-      std::vector<double> x;
-      if (!statistics.yearlyWindowed()) {
-        x = orderStatisticsOf(statistics.yearlyValues(m, y), ranks);
-      } else if (statistics.yearlySelected_.empty()) {
-        throw std::logic_error("summary of a run whose yearly windows are open");
-      } else {
-        x = statistics.yearlySelected_[slot];
-      }
+      const std::vector<double> x =
+          statistics.columnOrderStatistics(layout.outputs.size() + slot, ranks);
       auto at = [&](std::uint64_t rank) {
         return x[static_cast<std::size_t>(std::lower_bound(ranks.begin(), ranks.end(), rank) -
                                           ranks.begin())];

@@ -18,6 +18,7 @@ namespace {
 
 using testing::FunctionModel;
 using testing::LognormalWalkModel;
+using testing::MixedOutputsModel;
 using testing::ThresholdNanModel;
 
 void expectSameRun(const RunStatistics& a, const RunStatistics& b) {
@@ -330,27 +331,27 @@ void expectSameYearly(const Summary& a, const Summary& b) {
   EXPECT_EQ(a.shares.size(), b.shares.size());
 }
 
-// From kYearlyWindowsFrom paths on, a run keeps its yearly values in windows around their
+// From kWindowsFrom paths on, a run keeps its yearly values in windows around their
 // quantiles and gives the quantiles of every value, bit for bit, on any thread count. Windows
 // 1e-6 standard deviations wide (2 ranks of the pilot either side) miss the quantiles of all the
 // paths, and the run is repeated keeping every value, with the same digits.
-TEST(YearlyWindows, GiveTheQuantilesOfEveryValue) {
+TEST(Windows, GiveTheYearlyQuantilesOfEveryValue) {
   const LognormalWalkModel model(0.1, 0.4, 3);
-  RunSettings settings{.paths = kYearlyWindowsFrom + 777, .seed = 17, .threads = 1};
-  settings.yearlyWindowSigmas = 0.0;
+  RunSettings settings{.paths = kWindowsFrom + 777, .seed = 17, .threads = 1};
+  settings.windowSigmas = 0.0;
   const RunResult every = simulate(model, {}, settings);
-  EXPECT_FALSE(every.statistics.yearlyWindowed());
+  EXPECT_FALSE(every.statistics.windowed());
   const Summary expected = summarize(every.statistics);
   for (unsigned threads : {1u, 3u}) {
     settings.threads = threads;
-    settings.yearlyWindowSigmas = 7.0;
+    settings.windowSigmas = 7.0;
     const RunResult windowed = simulate(model, {}, settings);
-    EXPECT_TRUE(windowed.statistics.yearlyWindowed());
+    EXPECT_TRUE(windowed.statistics.windowed());
     expectSameYearly(expected, summarize(windowed.statistics));
   }
-  settings.yearlyWindowSigmas = 1e-6;
+  settings.windowSigmas = 1e-6;
   const RunResult missed = simulate(model, {}, settings);
-  EXPECT_FALSE(missed.statistics.yearlyWindowed());
+  EXPECT_FALSE(missed.statistics.windowed());
   expectSameYearly(expected, summarize(missed.statistics));
   // The walk W_y ~ N(0, y): its median within 6 standard errors of 0, sd(median) ~
   // sqrt(y pi / (2 n)).
@@ -359,6 +360,69 @@ TEST(YearlyWindows, GiveTheQuantilesOfEveryValue) {
     const double se = std::sqrt(static_cast<double>(y + 1) * std::numbers::pi / (2.0 * n));
     EXPECT_NEAR(expected.yearly[0].years[y].p50, 0.0, 6.0 * se);
   }
+}
+
+void expectSameOutputs(const Summary& a, const Summary& b) {
+  ASSERT_EQ(a.outputs.size(), b.outputs.size());
+  for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+    const MetricSummary &x = a.outputs[k], &z = b.outputs[k];
+    EXPECT_EQ(x.mean, z.mean);
+    EXPECT_EQ(x.min, z.min);
+    EXPECT_EQ(x.max, z.max);
+    for (std::size_t q = 0; q < kReportedProbabilities.size(); ++q) {
+      EXPECT_EQ(x.quantiles[q], z.quantiles[q]) << a.outputNames[k] << " quantile " << q;
+      EXPECT_EQ(x.quantileIntervals[q].lo, z.quantileIntervals[q].lo) << a.outputNames[k];
+      EXPECT_EQ(x.quantileIntervals[q].hi, z.quantileIntervals[q].hi) << a.outputNames[k];
+    }
+  }
+}
+
+// The outputs the caller does not read whole go to windows too: every quantile and interval
+// bound of a continuous output, an indicator (two values shared by many paths) and a constant
+// comes out as with every value kept, on 1 and 3 threads, and from the repeated run when the
+// windows miss. The outputs kept whole (keptOutputs; all of them by default) keep every value.
+TEST(Windows, GiveTheOutputQuantilesOfEveryValue) {
+  const MixedOutputsModel model(0.1, 0.4, 2);
+  RunSettings settings{.paths = kWindowsFrom + 4321, .seed = 23, .threads = 1};
+  settings.windowSigmas = 0.0;
+  const RunResult every = simulate(model, {}, settings);
+  const Summary expected = summarize(every.statistics);
+
+  settings.windowSigmas = 6.0;
+  const RunResult byDefault = simulate(model, {}, settings);
+  EXPECT_TRUE(byDefault.statistics.windowed());
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_TRUE(byDefault.statistics.storesOutputValues(k));
+  expectSameOutputs(expected, summarize(byDefault.statistics));
+
+  for (unsigned threads : {1u, 3u}) {
+    settings.threads = threads;
+    settings.keptOutputs = std::vector<std::size_t>{};
+    const RunResult windowed = simulate(model, {}, settings);
+    EXPECT_TRUE(windowed.statistics.windowed());
+    EXPECT_FALSE(windowed.statistics.storesOutputValues(0));
+    EXPECT_THROW(static_cast<void>(windowed.statistics.outputValues(0)), std::logic_error);
+    expectSameOutputs(expected, summarize(windowed.statistics, threads));
+
+    settings.keptOutputs = std::vector<std::size_t>{1};
+    const RunResult kept = simulate(model, {}, settings);
+    EXPECT_FALSE(kept.statistics.storesOutputValues(0));
+    ASSERT_TRUE(kept.statistics.storesOutputValues(1));
+    const auto values = kept.statistics.outputValues(1), all = every.statistics.outputValues(1);
+    EXPECT_TRUE(std::equal(values.begin(), values.end(), all.begin(), all.end()));
+    expectSameOutputs(expected, summarize(kept.statistics, threads));
+  }
+  settings.keptOutputs = std::vector<std::size_t>{};
+  settings.windowSigmas = 1e-6;
+  const RunResult missed = simulate(model, {}, settings);
+  EXPECT_FALSE(missed.statistics.windowed());
+  expectSameOutputs(expected, summarize(missed.statistics));
+  // The indicator's share of ones is P(X > 1) = 1 - Phi(-mu / sigma), within 6 binomial
+  // standard errors; its P50 is 1 since that share is above one half.
+  const double p = 1.0 - boost::math::cdf(boost::math::normal(0.1, 0.4), 0.0);
+  const auto n = static_cast<double>(settings.paths);
+  EXPECT_NEAR(expected.outputs[1].mean, p, 6.0 * std::sqrt(p * (1.0 - p) / n));
+  EXPECT_EQ(expected.outputs[1].quantiles[4], 1.0);
+  EXPECT_EQ(expected.outputs[2].quantiles[0], 2.5);
 }
 
 TEST(Thresholds, ProbabilityMatchesTheLognormalTail) {

@@ -233,6 +233,13 @@ int run(const RunOptions& options) {
     }
     return kExitSuccess;
   }
+  // Outputs read whole after the run: all of them for paths.csv, else the histogram's in the
+  // table; the others keep only the values near their quantiles in a long run.
+  if (!options.writePaths) {
+    settings.keptOutputs.emplace();
+    const auto histogram = prepared.model->layout().outputIndex(kHistogramOutput);
+    if (!options.json && histogram) settings.keptOutputs->push_back(*histogram);
+  }
   RunResult result = simulate(*prepared.model, prepared.copula, settings, world);
   bar.finish();
   if (!world.root()) return kExitSuccess;

@@ -183,6 +183,7 @@ RunSettings pointSettings(const LoadedSweep& sweep, const Layout& layout, unsign
   settings.threads = threads;
   settings.sketch = static_cast<double>(paths) * static_cast<double>(exactBytesPerPath(layout)) >
                     static_cast<double>(std::uint64_t{1} << 30);
+  settings.keptOutputs.emplace();  // a point's summary reads no output whole
   return settings;
 }
 

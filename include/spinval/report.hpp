@@ -51,8 +51,13 @@ std::string grouped(std::uint64_t n);
 // on the inputs, never on the thread count.
 nlohmann::ordered_json summaryJson(const RunInfo& info, const Summary& summary);
 
+// The output whose histogram the terminal report draws from its values, which a run must keep
+// whole (RunSettings::keptOutputs) for the histogram to show.
+inline constexpr const char* kHistogramOutput = "ev_usd";
+
 // The terminal report: run header, metrics table, yearly medians, shares of categorical yearly
-// outputs, a histogram of ev_usd (when values are stored), paths per second.
+// outputs, a histogram of kHistogramOutput (when its values are kept, or from its sketch), paths
+// per second.
 void printReport(std::ostream& out, const RunInfo& info, const Summary& summary,
                  const RunStatistics& statistics);
 

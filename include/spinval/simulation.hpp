@@ -37,10 +37,11 @@ namespace spinval {
 inline constexpr std::uint64_t kBlockSize = 1024;
 // Blocks per chunk, the unit of the merge order and of the split into shards and ranks.
 inline constexpr std::uint64_t kChunkBlocks = 16;
-// Runs of a fixed path count in one process from this many paths on keep their yearly values in
-// windows (RunSettings::yearlyWindowSigmas), placed from a pilot of the first sixteenth of the
+// Runs of a fixed path count in one process from this many paths on keep their yearly values, and
+// the outputs the caller does not read whole (RunSettings::keptOutputs), only in windows around
+// their quantiles (RunSettings::windowSigmas), placed from a pilot of the first sixteenth of the
 // paths, at most kMaxPilotBlocks blocks.
-inline constexpr std::uint64_t kYearlyWindowsFrom = std::uint64_t{1} << 18;
+inline constexpr std::uint64_t kWindowsFrom = std::uint64_t{1} << 18;
 inline constexpr std::uint64_t kMaxPilotBlocks = 64;
 
 // Blocks [first, last).
@@ -81,9 +82,12 @@ struct RunSettings {
   std::uint64_t memoryBudget = std::uint64_t{1} << 30;
   std::vector<Threshold> thresholds = {};
   std::optional<PrecisionTarget> precision = std::nullopt;
-  // The width of the yearly windows (see kYearlyWindowsFrom and RunStatistics::keepYearlyPilot)
-  // in standard deviations of the pilot's error; 0: every yearly value is kept.
-  double yearlyWindowSigmas = 6.0;
+  // The width of the windows (see kWindowsFrom and RunStatistics::keepPilot) in standard
+  // deviations of the pilot's error; 0: every value is kept.
+  double windowSigmas = 6.0;
+  // Outputs whose every value the caller reads after the run (RunStatistics::outputValues: a
+  // histogram, paths.csv, paired comparisons); nullopt: all of them.
+  std::optional<std::vector<std::size_t>> keptOutputs = std::nullopt;
   // Called with (paths done, paths planned so far) after blocks are merged, from one thread
   // at a time.
   std::function<void(std::uint64_t, std::uint64_t)> progress = nullptr;

@@ -162,33 +162,40 @@ class RunStatistics {
   void addToSketches(Sketches& sketches, const BlockOutput& block) const;
   void mergeSketches(const Sketches& sketches);
 
-  // Exact yearly quantiles without every yearly value, for a run of a fixed path count in one
-  // piece. keepYearlyPilot(m) keeps the yearly values of paths [0, m) only. Once they are stored,
-  // openYearlyWindows places windows of values around each yearly column's quantile ranks over
-  // all paths(), from the pilot's values as a sample (`sigmas` standard deviations of the
-  // sample's error either side), and classifies the pilot's values into them. Each worker does
-  // the same with its blocks (makeWindows, addToWindows) and hands them over (mergeWindows).
-  // closeYearlyWindows joins them (counts add, values join: exact in any order), selects the
-  // quantiles' order statistics and says whether each lay in its window; a window misses only
-  // when the pilot is far from typical (with sigmas = 6, about twice in 10^9 windows), and the
-  // run is then repeated storing every value. Both take the columns on `threads` threads.
+  // Exact quantiles without every value, for a run of a fixed path count in one piece.
+  // keepPilot(m, keptOutputs) keeps the values of paths [0, m) only in every yearly column and
+  // every output but `keptOutputs`, those the caller reads whole after the run (outputValues).
+  // Once the pilot's are stored, openWindows places windows of values around the ranks each
+  // such column's summary reads, over all paths(), from the pilot's values as a sample (`sigmas`
+  // standard deviations of the sample's error either side), and classifies the pilot's values
+  // into them. Each worker does the same with its blocks (makeWindows, addToWindows) and hands
+  // them over (mergeWindows). closeWindows joins them (counts add, values join: exact in any
+  // order), selects the summary's order statistics and says whether each lay in its window; a
+  // window misses only when the pilot is far from typical (with sigmas = 6, about twice in 10^9
+  // windows), and the run is then repeated storing every value. Both take the columns on
+  // `threads` threads.
   struct Windows;
-  void keepYearlyPilot(std::uint64_t pilotPaths);
-  void openYearlyWindows(double sigmas, unsigned threads);
-  bool yearlyWindowed() const { return yearlyPlan_ != nullptr; }
+  void keepPilot(std::uint64_t pilotPaths, std::span<const std::size_t> keptOutputs);
+  void openWindows(double sigmas, unsigned threads);
+  bool windowed() const { return plan_ != nullptr; }
   std::shared_ptr<Windows> makeWindows() const;
   void addToWindows(Windows& windows, const BlockOutput& block) const;
   void mergeWindows(std::shared_ptr<Windows> windows);
-  bool closeYearlyWindows(unsigned threads);
+  bool closeWindows(unsigned threads);
 
   const Layout& layout() const { return *layout_; }
   std::uint64_t paths() const { return paths_; }
   std::uint64_t firstStored() const { return firstStored_; }
   const StatisticsOptions& options() const { return options_; }
   bool storesValues() const { return !options_.sketch; }
+  // Whether outputValues(k) holds every path's value: exact mode and not kept in windows.
+  bool storesOutputValues(std::size_t k) const {
+    return storesValues() && !(pilot_ != 0 && windowedColumns_.at(k));
+  }
   const BlockStatistics& totals() const { return totals_; }
   std::uint64_t merged() const { return totals_.outputs.empty() ? 0 : totals_.outputs[0].count(); }
   // Stored values of output k (or of yearly output m in year y), in path order, exact mode.
+  // Throws std::logic_error for a column kept in windows (see keepPilot).
   std::span<const double> outputValues(std::size_t k) const;
   std::span<const double> yearlyValues(std::size_t m, int year) const;
   const QuantileSketch& outputSketch(std::size_t k) const { return sketches_.outputs.at(k); }
@@ -231,14 +238,23 @@ class RunStatistics {
   std::vector<Column> outputValues_;  // [output][path]
   std::vector<Column> yearlyValues_;  // [m * years + y - 1][path]; categorical empty
   Sketches sketches_;
-  // Yearly windows, see keepYearlyPilot: the pilot's paths (0: every yearly value is kept), each
-  // column's windows and what they hold, and once closed the order statistics at the summary's
-  // ranks, per column.
-  struct YearlyPlan;
-  std::uint64_t yearlyPilot_ = 0;
-  std::shared_ptr<const YearlyPlan> yearlyPlan_;
+  // Windows, see keepPilot. Columns are numbered outputs first, then yearly slots. The pilot's
+  // paths (0: every value is kept), which columns keep the pilot's values only, each column's
+  // windows and what they hold, and once closed the order statistics at the summary's ranks of
+  // each windowed column.
+  struct WindowPlan;
+  std::uint64_t pilot_ = 0;
+  std::vector<char> windowedColumns_;  // not vector<bool>: read and written on several threads
+  std::shared_ptr<const WindowPlan> plan_;
   std::vector<std::shared_ptr<Windows>> windows_;  // the pilot's, then each worker's
-  std::vector<std::vector<double>> yearlySelected_;
+  std::vector<std::vector<double>> selected_;
+  std::size_t columnCount() const { return outputValues_.size() + yearlyValues_.size(); }
+  Column& column(std::size_t c);
+  const double* blockColumn(const BlockOutput& block, std::size_t c) const;
+  // The order statistics x_(r) of column c for `ranks` (any order, repeats allowed): from the
+  // windows' selection in a windowed column, else from its stored values.
+  std::vector<double> columnOrderStatistics(std::size_t c,
+                                            std::span<const std::uint64_t> ranks) const;
   friend struct Summary summarize(const RunStatistics& statistics, unsigned threads);
   friend struct PieceCodec;  // partial.cpp: writes and reads stored values and sketches
 };

@@ -44,6 +44,41 @@ class LognormalWalkModel final : public Model {
   Layout layout_;
 };
 
+// Outputs of three kinds, for the quantile windows: "x" = exp(mu + sigma Z) as in
+// LognormalWalkModel, the indicator "above" (1 where x > 1, else 0: two values shared by many
+// paths) and "constant" (2.5 on every path); and the yearly running sum "walk" of standard-normal
+// shocks.
+class MixedOutputsModel final : public Model {
+ public:
+  MixedOutputsModel(double mu, double sigma, int years) {
+    layout_.staticInputs.push_back({"x", Distribution(Lognormal{mu, sigma})});
+    layout_.yearlyShocks = {"shock"};
+    layout_.years = years;
+    layout_.firstYear = 2026;
+    layout_.outputs = {"x", "above", "constant"};
+    layout_.yearlyOutputs = {{"walk", {}}};
+  }
+
+  const Layout& layout() const override { return layout_; }
+
+  void evaluate(const Eigen::Ref<const Eigen::MatrixXd>& u, BlockOutput& out) const override {
+    const auto& x = layout_.staticInputs[0].distribution;
+    x.quantiles(u.col(0).data(), out.outputs.col(0).data(), static_cast<std::size_t>(u.rows()));
+    for (Eigen::Index i = 0; i < u.rows(); ++i) {
+      out.outputs(i, 1) = out.outputs(i, 0) > 1.0 ? 1.0 : 0.0;
+      out.outputs(i, 2) = 2.5;
+      double walk = 0.0;
+      for (int y = 1; y <= layout_.years; ++y) {
+        walk += normalQuantile(u(i, static_cast<Eigen::Index>(layout_.yearlyDimension(y, 0))));
+        out.yearly(i, y - 1) = walk;
+      }
+    }
+  }
+
+ private:
+  Layout layout_;
+};
+
 // Output "u" is the uniform of static input "u", yearly output "y" is 2u and the categorical
 // "state" is 0, except that where u < threshold one of them is not finite: "u" NaN (kOutput),
 // "y" infinite (kYearly) or "state" NaN (kCategory).

@@ -1327,8 +1327,16 @@ bool RunStatistics::closeWindows(unsigned threads) {
   parallelFor(columnCount(), threads, [&](std::size_t c) {
     if (!windowedColumns_[c]) return;
     const KeyWindows& windows = plan_->windows[c];
-    // Each worker's contents joined to the pilot's: counts add, values join.
+    // The pilot's and each worker's contents joined: counts add, values join, into the
+    // largest store of each window (the one worker's, on one thread), so that the fewest values
+    // are copied.
     WindowContents& all = windows_.front()->columns[c];
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+      for (std::size_t from = 1; from < windows_.size(); ++from) {
+        Inside& other = windows_[from]->columns[c].inside[w];
+        if (other.size > all.inside[w].size) std::swap(other, all.inside[w]);
+      }
+    }
     for (std::size_t worker = 1; worker < windows_.size(); ++worker) {
       const WindowContents& from = windows_[worker]->columns[c];
       for (std::size_t w = 0; w < windows.size(); ++w) {

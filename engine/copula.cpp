@@ -37,6 +37,10 @@ Copula::Copula(std::vector<std::size_t> dimensions, const Eigen::MatrixXd& corre
     throw std::invalid_argument(message.str());
   }
   cholesky_ = llt.matrixL();
+  for (Eigen::Index j = 0; j < k; ++j) {
+    const bool unit = cholesky_(j, j) == 1.0 && (cholesky_.row(j).array() != 0.0).count() == 1;
+    unitRows_.push_back(unit ? 1 : 0);
+  }
 }
 
 Copula Copula::studentT(std::vector<std::size_t> dimensions, const Eigen::MatrixXd& correlation,
@@ -106,6 +110,8 @@ void Copula::apply(Eigen::Ref<Eigen::MatrixXd> uniforms) const {
   if (family_ == CopulaFamily::gaussian) {
     Eigen::ArrayXd u(paths);
     for (Eigen::Index j = 0; j < k; ++j) {
+      // x = z = Phi^-1(u): u itself, which Phi(x) gives back only to within rounding.
+      if (unitRows_[static_cast<std::size_t>(j)]) continue;
       normalCdfs(correlated.col(j).data(), u.data(), static_cast<std::size_t>(paths));
       auto column = uniforms.col(static_cast<Eigen::Index>(dimensions_[j]));
       for (Eigen::Index i = 0; i < paths; ++i) column[i] = std::clamp(u[i], kLow, kHigh);

@@ -9,6 +9,7 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <boost/math/special_functions/gamma.hpp>
@@ -16,6 +17,7 @@
 #include <limits>
 #include <numbers>
 #include <numeric>
+#include <tuple>
 #include <vector>
 
 #include "spinval/rng.hpp"
@@ -127,15 +129,43 @@ TEST(Copula, NormalScoresHaveTheTargetCorrelation) {
       EXPECT_NEAR(pearson(z.col(a), z.col(b)), rho, 6 * sd) << a << "," << b;
     }
   }
-  // Uncorrelated columns are untouched; correlated ones keep uniform marginals: mean 1/2 and
-  // variance 1/12, the mean's sd sqrt(1/12/n).
+  // Uncorrelated columns are untouched, as is the first correlated one (row 0 of L is
+  // (1, 0, 0)); correlated ones keep uniform marginals: mean 1/2 and variance 1/12, the mean's
+  // sd sqrt(1/12/n).
   EXPECT_EQ(u.col(1), before.col(1));
   EXPECT_EQ(u.col(4), before.col(4));
+  EXPECT_EQ(u.col(0), before.col(0));
+  EXPECT_NE(u.col(2), before.col(2));
   for (std::size_t j : dims) {
     const auto column = u.col(static_cast<Eigen::Index>(j));
     EXPECT_NEAR(column.mean(), 0.5, 6 * std::sqrt(1.0 / 12 / n));
     EXPECT_GT(column.minCoeff(), 0.0);
     EXPECT_LT(column.maxCoeff(), 1.0);
+  }
+}
+
+// Two groups, {0, 1} with rho = 0.5 and {2, 3} with rho = -0.3: L is block diagonal with rows
+// (1, 0), (rho, sqrt(1 - rho^2)) in each block. The first input of each group keeps its uniform
+// bit for bit; the second becomes Phi(rho z_first + sqrt(1 - rho^2) z_second), z = Phi^-1(u),
+// computed here with Boost.
+TEST(Copula, KeepsTheUniformsOfUnitRowsAsDrawn) {
+  Eigen::MatrixXd target = Eigen::MatrixXd::Identity(4, 4);
+  target(0, 1) = target(1, 0) = 0.5;
+  target(2, 3) = target(3, 2) = -0.3;
+  const Copula copula({0, 1, 2, 3}, target);
+  Eigen::MatrixXd u = independentUniforms(2000, 4, 5);
+  const Eigen::MatrixXd before = u;
+  copula.apply(u);
+  EXPECT_EQ(u.col(0), before.col(0));
+  EXPECT_EQ(u.col(2), before.col(2));
+  const boost::math::normal normal;
+  for (const auto& [first, second, rho] : {std::tuple{0, 1, 0.5}, std::tuple{2, 3, -0.3}}) {
+    for (Eigen::Index i = 0; i < u.rows(); ++i) {
+      const double x =
+          rho * boost::math::quantile(normal, before(i, first)) +
+          std::sqrt(1.0 - rho * rho) * boost::math::quantile(normal, before(i, second));
+      EXPECT_NEAR(u(i, second), boost::math::cdf(normal, x), 1e-14) << i;
+    }
   }
 }
 

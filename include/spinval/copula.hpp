@@ -64,6 +64,9 @@ class Copula {
  private:
   std::vector<std::size_t> dimensions_;
   Eigen::MatrixXd cholesky_;  // lower triangular L
+  // Rows of L that are unit vectors (the first input of each group of correlated inputs): there
+  // x = z exactly, so the Gaussian copula leaves their uniforms as drawn.
+  std::vector<char> unitRows_;
   CopulaFamily family_ = CopulaFamily::gaussian;
   double dof_ = 0.0;
   std::size_t chiSquareDimension_ = 0;

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -313,6 +314,109 @@ void yearsSse2(const YearlyLoop& p) {
   yearsOfBlock<4>(p);
 }
 
+// The regime chain of equation 3 over a block: R_y is the smallest state k whose cumulative
+// transition probability from R_{y-1} is >= u, that is the number of the row's first states - 1
+// entries below u, capped at the row's last reachable state. States are held as doubles (exact
+// small integers), so that lanes can choose a row's entries by comparison instead of by index.
+struct RegimeLoop {
+  std::size_t n;
+  int years;
+  std::size_t states;
+  double initial;
+  const double *cumulative, *lastReachable;      // [from * states + k]; [from]
+  const double *shareMultiplier, *pricePremium;  // [k]
+  const double* const* u;                        // the transition uniforms of each year
+  double *state, *phi, *pi;                      // columns of n for years 1 .. H in turn
+};
+
+// Rows are chosen by comparing with each state in turn: up to this many states.
+constexpr std::size_t kMaxLaneStates = 8;
+
+// Paths `first` .. n - 1, one at a time.
+void regimePaths(const RegimeLoop& c, std::size_t first) {
+  for (std::size_t i = first; i < c.n; ++i) {
+    auto from = static_cast<std::size_t>(c.initial);
+    for (int y = 0; y < c.years; ++y) {
+      const std::size_t at = static_cast<std::size_t>(y) * c.n + i;
+      const double u = c.u[y][i];
+      const double* row = c.cumulative + from * c.states;
+      double below = 0.0;
+      for (std::size_t j = 0; j + 1 < c.states; ++j) below += u > row[j] ? 1.0 : 0.0;
+      from = static_cast<std::size_t>(std::min(below, c.lastReachable[from]));
+      c.state[at] = static_cast<double>(from);
+      c.phi[at] = c.shareMultiplier[from];
+      c.pi[at] = c.pricePremium[from];
+    }
+  }
+}
+
+// tables[k] in each lane whose state is k, for states 0 .. S - 1 (`values` holds k itself).
+template <std::size_t S, class L>
+[[gnu::always_inline]] inline L pick(L state, const L* values, const L* tables) {
+  L v = tables[S - 1];
+  for (std::size_t k = S - 1; k-- > 0;) v = state == values[k] ? tables[k] : v;
+  return v;
+}
+
+// kWidth paths at a time, their states in one register, for S states: each table entry is
+// picked by comparing the state with every state in turn. The same comparisons and the same
+// table entries as regimePaths, so the same bits.
+template <int kWidth, std::size_t S>
+[[gnu::always_inline]] inline void regimeLanes(const RegimeLoop& c) {
+  using L = Lanes<kWidth>;
+  // The tables in registers, one entry to a register.
+  L values[S], thresholds[S > 1 ? S - 1 : 1][S], last[S], multiplier[S], premium[S];
+  for (std::size_t k = 0; k < S; ++k) {
+    values[k] = L{} + static_cast<double>(k);
+    for (std::size_t j = 0; j + 1 < S; ++j) thresholds[j][k] = L{} + c.cumulative[k * S + j];
+    last[k] = L{} + c.lastReachable[k];
+    multiplier[k] = L{} + c.shareMultiplier[k];
+    premium[k] = L{} + c.pricePremium[k];
+  }
+  const L initial = L{} + c.initial;
+  const std::size_t body = c.n / kWidth * kWidth;
+  for (int y = 0; y < c.years; ++y) {
+    // Year by year, each a pass over the paths reading the year before's states.
+    for (std::size_t i = 0; i < body; i += kWidth) {
+      const std::size_t at = static_cast<std::size_t>(y) * c.n + i;
+      L state = initial, u;
+      if (y > 0) std::memcpy(&state, c.state + at - c.n, sizeof state);
+      std::memcpy(&u, c.u[y] + i, sizeof u);
+      L below = L{};
+      for (std::size_t j = 0; j + 1 < S; ++j) {
+        below += u > pick<S>(state, values, thresholds[j]) ? 1.0 : 0.0;
+      }
+      state = minOf(below, pick<S>(state, values, last));
+      const L phi = pick<S>(state, values, multiplier), pi = pick<S>(state, values, premium);
+      std::memcpy(c.state + at, &state, sizeof state);
+      std::memcpy(c.phi + at, &phi, sizeof phi);
+      std::memcpy(c.pi + at, &pi, sizeof pi);
+    }
+  }
+  regimePaths(c, body);
+}
+
+template <std::size_t... S>
+constexpr auto regimesSse2(std::index_sequence<S...>) {
+  return std::array{+[](const RegimeLoop& c) { regimeLanes<2, S + 1>(c); }...};
+}
+template <std::size_t S>
+[[gnu::target("avx2")]] void regimeAvx2(const RegimeLoop& c) {
+  regimeLanes<4, S>(c);
+}
+template <std::size_t... S>
+constexpr auto regimesAvx2(std::index_sequence<S...>) {
+  return std::array{&regimeAvx2<S + 1>...};
+}
+
+// The chain on `lanes` lanes (2 or 4) for up to kMaxLaneStates states, else path by path.
+void regimeChain(const RegimeLoop& c, int lanes) {
+  static constexpr auto kSse2 = regimesSse2(std::make_index_sequence<kMaxLaneStates>{});
+  static constexpr auto kAvx2 = regimesAvx2(std::make_index_sequence<kMaxLaneStates>{});
+  if (c.states == 0 || c.states > kMaxLaneStates) return regimePaths(c, 0);
+  (lanes == 4 ? kAvx2 : kSse2)[c.states - 1](c);
+}
+
 }  // namespace
 
 TheadModel::TheadModel(Scenario scenario) : scenario_(std::move(scenario)) {
@@ -457,7 +561,7 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, Blo
   // uniform above every cumulative sum lands rather than on a state the row cannot reach.
   const std::size_t states = regime.states.size();
   std::vector<double> cumulative(states * states);
-  std::vector<int> lastReachable(states, 0);
+  std::vector<double> lastReachable(states, 0.0);
   for (std::size_t i = 0; i < states; ++i) {
     const auto& row = regime.transition[i];
     double total = 0.0;
@@ -466,7 +570,7 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, Blo
     for (std::size_t k = 0; k < states; ++k) {
       sum += row[k];
       cumulative[i * states + k] = sum / total;
-      if (row[k] > 0.0) lastReachable[i] = static_cast<int>(k);
+      if (row[k] > 0.0) lastReachable[i] = static_cast<double>(k);
     }
   }
 
@@ -485,27 +589,27 @@ void TheadModel::evaluate(const Eigen::Ref<const Eigen::MatrixXd>& uniforms, Blo
   // 3. Regime: R_y is the inverse CDF of the transition row of R_{y-1} at the uniform, the
   // smallest state k whose cumulative row probability is >= u, capped at the row's last
   // reachable state. The row is non-decreasing, so k is the number of its first states - 1
-  // entries below u: counted without branches, which a random u would mispredict. The chain
-  // depends on nothing else, so it runs first, for every year.
+  // entries below u: counted without branches, which a random u would mispredict, a few paths
+  // to a register (regimeChain). The chain depends on nothing else, so it runs first, for every
+  // year.
   Eigen::MatrixXd phi(n, H), pi(n, H);
-  ArrayXi state = ArrayXi::Constant(n, regime.initial);  // R_{y-1}
+  std::vector<const double*> regimeUniforms;
   for (int y = 1; y <= H; ++y) {
-    const double* u = uniforms.col(yearlyColumn(y, kRegimeTransition)).data();
-    double* stateOut = out.yearly.col(kRegime * H + (y - 1)).data();
-    double* phiOut = phi.col(y - 1).data();
-    double* piOut = pi.col(y - 1).data();
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const auto from = static_cast<std::size_t>(state[i]);
-      const double* row = cumulative.data() + from * states;
-      int below = 0;
-      for (std::size_t j = 0; j + 1 < states; ++j) below += u[i] > row[j] ? 1 : 0;
-      const int k = std::min(below, lastReachable[from]);
-      state[i] = k;
-      stateOut[i] = static_cast<double>(k);
-      phiOut[i] = regime.shareMultiplier[static_cast<std::size_t>(k)];
-      piOut[i] = regime.pricePremium[static_cast<std::size_t>(k)];
-    }
+    regimeUniforms.push_back(uniforms.col(yearlyColumn(y, kRegimeTransition)).data());
   }
+  const RegimeLoop chain{.n = static_cast<std::size_t>(n),
+                         .years = H,
+                         .states = states,
+                         .initial = static_cast<double>(regime.initial),
+                         .cumulative = cumulative.data(),
+                         .lastReachable = lastReachable.data(),
+                         .shareMultiplier = regime.shareMultiplier.data(),
+                         .pricePremium = regime.pricePremium.data(),
+                         .u = regimeUniforms.data(),
+                         .state = out.yearly.col(kRegime * H).data(),
+                         .phi = phi.data(),
+                         .pi = pi.data()};
+  regimeChain(chain, lanes);
 
   // The yearly shocks' normal scores, every year's at once.
   auto scores = [&](double sigma, std::size_t k) {

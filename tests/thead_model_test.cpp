@@ -452,6 +452,73 @@ TEST(TheadModelCases, RegimeDrawIsTheInverseCdfOfTheRow) {
   }
 }
 
+// The chain over chains of 1, 2, 3, 5, 8 and 9 states (9 goes path by path, the others in
+// lanes), on 2 and 4 lanes, against the inverse CDF written out here: R_y is the smallest k
+// whose cumulative row probability (the row's running sum over its total) is >= u, capped at
+// the row's last state of positive probability. Most rows end in zeros (states they cannot
+// reach), and some uniforms sit exactly on a cumulative sum.
+TEST(TheadModelCases, RegimeChainOfAnyNumberOfStates) {
+  boost::random::mt19937_64 engine(11);
+  for (std::size_t states : {1u, 2u, 3u, 5u, 8u, 9u}) {
+    Scenario s = handScenario();
+    s.regime.states.clear();
+    s.regime.transition.clear();
+    s.regime.shareMultiplier.clear();
+    s.regime.pricePremium.clear();
+    for (std::size_t k = 0; k < states; ++k) {
+      s.regime.states.push_back("s" + std::to_string(k));
+      std::vector<double> row(states, 0.0);
+      // Row k reaches states 0 .. max(k, states - 2) with weights 1, 2, 3, ...
+      for (std::size_t j = 0; j <= std::max<std::size_t>(k, states > 1 ? states - 2 : 0); ++j) {
+        row[j] = static_cast<double>(j + 1);
+      }
+      s.regime.transition.push_back(row);
+      s.regime.shareMultiplier.push_back(1.0);
+      s.regime.pricePremium.push_back(0.0);
+    }
+    s.regime.initial = static_cast<int>(states / 2);
+    TheadModel model(s);
+    const Layout& layout = model.layout();
+    const Eigen::Index paths = 37;
+    Eigen::MatrixXd u = arbitraryUniforms(layout, paths);
+    std::vector<std::vector<double>> cumulative;
+    for (const auto& row : s.regime.transition) {
+      double total = 0.0, sum = 0.0;
+      for (double p : row) total += p;
+      cumulative.emplace_back();
+      for (double p : row) cumulative.back().push_back((sum += p) / total);
+    }
+    for (int y = 1; y <= s.horizonYears; ++y) {
+      const auto column = static_cast<Eigen::Index>(layout.yearlyDimension(y, 3));
+      for (Eigen::Index i = 0; i < paths; ++i) {
+        u(i, column) = (static_cast<double>(engine() >> 11) + 0.5) * 0x1.0p-53;
+      }
+      u(static_cast<Eigen::Index>(y) % paths, column) = cumulative[0][0];
+    }
+    std::vector<int> widths = {2};
+    if (vectorLanes() == 4) widths.push_back(4);
+    for (int lanes : widths) {
+      BlockOutput out;
+      out.resize(layout, paths);
+      model.evaluate(u, out, lanes);
+      for (Eigen::Index i = 0; i < paths; ++i) {
+        auto state = static_cast<std::size_t>(s.regime.initial);
+        for (int y = 1; y <= s.horizonYears; ++y) {
+          const double draw = u(i, static_cast<Eigen::Index>(layout.yearlyDimension(y, 3)));
+          const auto& row = s.regime.transition[state];
+          std::size_t k = 0;
+          while (k + 1 < states && cumulative[state][k] < draw) ++k;
+          std::size_t reachable = states - 1;
+          while (row[reachable] == 0.0) --reachable;
+          state = std::min(k, reachable);
+          ASSERT_EQ(yearly(model, out, i, "regime", y), static_cast<double>(state))
+              << states << " states, " << lanes << " lanes, path " << i << ", year " << y;
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A statistical case with an exact answer. The hand scenario with one peer, m_inf = 10,
 // h = 1, beta = sigma = 0, ev_sales lognormal with median 40 and log sd 0.8, and omega = 1.

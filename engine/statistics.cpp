@@ -1262,7 +1262,12 @@ void RunStatistics::keepPilot(std::uint64_t pilotPaths, std::span<const std::siz
     Column& values = column(c);
     if (kept || values.empty()) continue;  // categorical yearly columns store nothing
     windowedColumns_[c] = 1;
-    Column(pilotPaths).swap(values);
+    Column().swap(values);
+  }
+  // Allocated after every full column has gone, so that the pilot's columns lie together, and
+  // once freed (openWindows) make one piece of memory for the windows.
+  for (std::size_t c = 0; c < columnCount(); ++c) {
+    if (windowedColumns_[c]) Column(pilotPaths).swap(column(c));
   }
 }
 
@@ -1291,10 +1296,17 @@ void RunStatistics::openWindows(double sigmas, unsigned threads) {
     const std::size_t inside =
         std::accumulate(plan->expected[c].begin(), plan->expected[c].end(), std::size_t{0});
     plan->branchless[c] = 4 * inside > paths_;
-    windows->columns[c] = WindowContents(plan->windows[c], plan->expected[c]);
+    // Room for the pilot's share of the values only.
+    std::vector<std::size_t> expected = plan->expected[c];
+    for (std::size_t& e : expected) e = e / (paths_ / pilot_);
+    windows->columns[c] = WindowContents(plan->windows[c], expected);
     classifyInto(pilot, plan->windows[c], windows->columns[c], plan->branchless[c]);
-    Column().swap(pilot);
   });
+  // The pilot's values go only now, all together, so that the workers' windows can take their
+  // memory, already faulted in, in large pieces.
+  for (std::size_t c = 0; c < columns; ++c) {
+    if (windowedColumns_[c]) Column().swap(column(c));
+  }
   plan_ = std::move(plan);
   windows_.push_back(std::move(windows));
 }

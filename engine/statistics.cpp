@@ -669,8 +669,9 @@ std::vector<std::size_t> expectedInside(const KeyWindows& windows, std::span<con
 }
 
 // What passes over values find in each window: how many are at or above it, and those inside,
-// with room from the start for a quarter more than expected, so that the values are seldom
-// copied to grow.
+// with room from the start for a sixteenth more than expected and a pass's chunk (the
+// expectation's own error is a few percent), so that the values are seldom copied to grow and
+// little memory is reserved that is never written.
 struct WindowContents {
   std::vector<std::uint64_t> atOrAbove;
   std::vector<Inside> inside;
@@ -679,7 +680,7 @@ struct WindowContents {
   WindowContents(const KeyWindows& windows, std::span<const std::size_t> expected)
       : atOrAbove(windows.size(), 0), inside(windows.size()) {
     for (std::size_t w = 0; w < windows.size(); ++w) {
-      inside[w].reserve(expected[w] + expected[w] / 4 + kPassChunk);
+      inside[w].reserve(expected[w] + expected[w] / 16 + kPassChunk);
     }
   }
 };

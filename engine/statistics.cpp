@@ -1035,6 +1035,10 @@ RunStatistics::Column& RunStatistics::column(std::size_t c) {
   return c < outputValues_.size() ? outputValues_[c] : yearlyValues_[c - outputValues_.size()];
 }
 
+const RunStatistics::Column& RunStatistics::column(std::size_t c) const {
+  return c < outputValues_.size() ? outputValues_[c] : yearlyValues_[c - outputValues_.size()];
+}
+
 const double* RunStatistics::blockColumn(const BlockOutput& block, std::size_t c) const {
   const std::size_t outputs = outputValues_.size();
   return c < outputs ? block.outputs.col(static_cast<Eigen::Index>(c)).data()
@@ -1372,9 +1376,7 @@ bool RunStatistics::closeWindows(unsigned threads) {
 std::vector<double> RunStatistics::columnOrderStatistics(
     std::size_t c, std::span<const std::uint64_t> ranks) const {
   if (!(pilot_ != 0 && windowedColumns_[c])) {
-    const Column& values =
-        c < outputValues_.size() ? outputValues_[c] : yearlyValues_[c - outputValues_.size()];
-    return orderStatisticsOf(std::span<const double>(values).first(merged()), ranks);
+    return orderStatisticsOf(std::span<const double>(column(c)).first(merged()), ranks);
   }
   if (selected_.empty()) throw std::logic_error("order statistics of a run whose windows are open");
   const auto& selectedRanks = c < outputValues_.size() ? plan_->outputRanks : plan_->yearlyRanks;

@@ -250,6 +250,7 @@ class RunStatistics {
   std::vector<std::vector<double>> selected_;
   std::size_t columnCount() const { return outputValues_.size() + yearlyValues_.size(); }
   Column& column(std::size_t c);
+  const Column& column(std::size_t c) const;
   const double* blockColumn(const BlockOutput& block, std::size_t c) const;
   // The order statistics x_(r) of column c for `ranks` (any order, repeats allowed): from the
   // windows' selection in a windowed column, else from its stored values.

@@ -244,7 +244,7 @@ class RunStatistics {
   // each windowed column.
   struct WindowPlan;
   std::uint64_t pilot_ = 0;
-  std::vector<char> windowedColumns_;  // not vector<bool>: read and written on several threads
+  std::vector<char> windowedColumns_;  // 1 for a column that keeps the pilot's values only
   std::shared_ptr<const WindowPlan> plan_;
   std::vector<std::shared_ptr<Windows>> windows_;  // the pilot's, then each worker's
   std::vector<std::vector<double>> selected_;

@@ -148,6 +148,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
   std::mutex mutex;
   std::map<std::uint64_t, std::exception_ptr> errors;
 
+  const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(range.size(), 1, threads));
   auto worker = [&] {
     // The model's dimensions, then the copula's own (its chi-square column for the t copula).
     Eigen::MatrixXd uniforms(
@@ -157,7 +158,7 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     std::optional<RunStatistics::Sketches> sketches;
     if (!storage.storesValues()) sketches = storage.makeSketches();
     std::shared_ptr<RunStatistics::Windows> windows;
-    if (storage.windowed()) windows = storage.makeWindows();
+    if (storage.windowed()) windows = storage.makeWindows(used, kBlockSize);
     for (;;) {
       const std::uint64_t block = nextBlock.fetch_add(1);
       if (block >= lastBlock || block > failedBlock.load()) break;
@@ -200,7 +201,6 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     }
   };
 
-  const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(range.size(), 1, threads));
   storage.prefault(range.first * kBlockSize, std::min(lastBlock * kBlockSize, end), used);
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);

@@ -375,19 +375,73 @@ std::int32_t keyOf(double x) {
   return high ^ static_cast<std::int32_t>(static_cast<std::uint32_t>(high >> 31) >> 1);
 }
 
-// The values found inside one window of orderStatisticsOf. The pass grows it a chunk of values
-// ahead, so that it can write without checking.
+// The values found inside one window of orderStatisticsOf, in pieces. A pass makes room for a
+// chunk of values at the end of the last piece and writes there without checking; a piece
+// without that room is left as it is and a new one begun, so that values are never copied to
+// grow, and the pieces that several workers filled join by moving them.
 struct Inside {
-  std::unique_ptr<double[]> values;
-  std::size_t size = 0, capacity = 0;
+  struct Piece {
+    std::unique_ptr<double[]> values;
+    std::size_t size = 0, capacity = 0;
+  };
+  std::vector<Piece> pieces;  // values in any order; the last is being filled
 
+  // A first piece with room for `wanted` values.
   void reserve(std::size_t wanted) {
-    if (wanted <= capacity) return;
-    const std::size_t grown = std::max(wanted, 2 * capacity);
-    auto v = std::make_unique_for_overwrite<double[]>(grown);
-    std::copy_n(values.get(), size, v.get());
-    values = std::move(v);
-    capacity = grown;
+    if (pieces.empty()) newPiece(wanted);
+  }
+
+  // Where `more` values can be written (see filled): the end of the last piece, or a new one
+  // at least as large as all before it.
+  double* room(std::size_t more) {
+    if (pieces.empty() || pieces.back().capacity - pieces.back().size < more) {
+      newPiece(std::max(more, size()));
+    }
+    return pieces.back().values.get() + pieces.back().size;
+  }
+
+  // The last piece now ends at `end`.
+  void filled(const double* end) {
+    pieces.back().size = static_cast<std::size_t>(end - pieces.back().values.get());
+  }
+
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (const Piece& piece : pieces) n += piece.size;
+    return n;
+  }
+
+  std::vector<std::span<const double>> spans() const {
+    std::vector<std::span<const double>> all;
+    for (const Piece& piece : pieces) all.emplace_back(piece.values.get(), piece.size);
+    return all;
+  }
+
+  // All the values in one piece, copied there if they are in several.
+  std::span<double> joined() {
+    if (pieces.size() != 1) {
+      Piece one{std::make_unique_for_overwrite<double[]>(size()), 0, size()};
+      for (const Piece& piece : pieces) {
+        std::copy_n(piece.values.get(), piece.size, one.values.get() + one.size);
+        one.size += piece.size;
+      }
+      pieces.clear();
+      pieces.push_back(std::move(one));
+    }
+    return {pieces.front().values.get(), pieces.front().size};
+  }
+
+  // Takes over the pieces of `other`.
+  void append(Inside&& other) {
+    for (Piece& piece : other.pieces) {
+      if (piece.size != 0) pieces.push_back(std::move(piece));
+    }
+    other.pieces.clear();
+  }
+
+ private:
+  void newPiece(std::size_t capacity) {
+    pieces.push_back(Piece{std::make_unique_for_overwrite<double[]>(capacity), 0, capacity});
   }
 };
 
@@ -466,10 +520,7 @@ template <std::size_t W, bool Branchless, int kLanes>
     double sink;  // for the values above every window, in the branchless writes
     double* out[W + 1];
     out[W] = &sink;
-    for (std::size_t w = 0; w < W; ++w) {
-      inside[w].reserve(inside[w].size + (end - start));
-      out[w] = inside[w].values.get() + inside[w].size;
-    }
+    for (std::size_t w = 0; w < W; ++w) out[w] = inside[w].room(end - start);
     // Per lane and window, the keys above lowAbove[w] (a comparison is -1 where true, so
     // subtracting counts); a chunk leaves at most kPassChunk / kLanes in a lane.
     K count[W];
@@ -517,9 +568,7 @@ template <std::size_t W, bool Branchless, int kLanes>
       }
       if (b & 1) *out[b >> 1]++ = v[i];
     }
-    for (std::size_t w = 0; w < W; ++w) {
-      inside[w].size = static_cast<std::size_t>(out[w] - inside[w].values.get());
-    }
+    for (std::size_t w = 0; w < W; ++w) inside[w].filled(out[w]);
   }
 }
 
@@ -568,7 +617,13 @@ namespace {
 
 constexpr std::size_t kSampledFrom = std::size_t{1} << 14;  // fewer values: selected on a copy
 
-void selectOf(std::span<const double> values, std::span<const std::uint64_t> ranks, double* out);
+using Pieces = std::span<const std::span<const double>>;
+
+void selectOf(Pieces values, std::span<const std::uint64_t> ranks, double* out);
+
+void selectOf(std::span<const double> values, std::span<const std::uint64_t> ranks, double* out) {
+  selectOf(Pieces(&values, 1), ranks, out);
+}
 
 // Windows of keys, each holding one or more of `ranks` (increasing, distinct) of n values,
 // placed from `sample`, m values drawn like them: the number of sample values below x_(r) is
@@ -669,18 +724,19 @@ std::vector<std::size_t> expectedInside(const KeyWindows& windows, std::span<con
 }
 
 // What passes over values find in each window: how many are at or above it, and those inside,
-// with room from the start for a sixteenth more than expected and a pass's chunk (the
-// expectation's own error is a few percent), so that the values are seldom copied to grow and
-// little memory is reserved that is never written.
+// with room from the start for a sixteenth more than `expected` (the expectation's own error
+// is a few percent) and the `chunk` of values a pass makes room for, so that a window seldom
+// takes a second piece and little memory is reserved that is never written.
 struct WindowContents {
   std::vector<std::uint64_t> atOrAbove;
   std::vector<Inside> inside;
 
   WindowContents() = default;
-  WindowContents(const KeyWindows& windows, std::span<const std::size_t> expected)
+  WindowContents(const KeyWindows& windows, std::span<const std::size_t> expected,
+                 std::size_t chunk)
       : atOrAbove(windows.size(), 0), inside(windows.size()) {
     for (std::size_t w = 0; w < windows.size(); ++w) {
-      inside[w].reserve(expected[w] + expected[w] / 16 + kPassChunk);
+      inside[w].reserve(expected[w] + expected[w] / 16 + chunk);
     }
   }
 };
@@ -714,7 +770,8 @@ bool selectInWindows(std::uint64_t n, std::span<const std::uint64_t> ranks,
   std::vector<std::uint64_t> local;
   for (std::size_t w = 0; w < windows.size(); ++w) {
     const std::uint64_t below = n - contents.atOrAbove[w];
-    const std::size_t size = contents.inside[w].size;
+    Inside& inside = contents.inside[w];
+    const std::size_t size = inside.size();
     local.clear();
     for (std::size_t i = windows.firstRank[w]; i < windows.lastRank[w]; ++i) {
       if (ranks[i] < below || ranks[i] - below >= size) return false;
@@ -722,15 +779,18 @@ bool selectInWindows(std::uint64_t n, std::span<const std::uint64_t> ranks,
     }
     // A window of one shared value needs no selection; one of more than half the values (their
     // keys being few) is selected in place.
-    const std::span<double> window(contents.inside[w].values.get(), size);
+    const std::vector<std::span<const double>> pieces = inside.spans();
     double* to = out + windows.firstRank[w];
     const double shared = windows.lowValue[w];
     if (shared == windows.highValue[w] &&
-        std::all_of(window.begin(), window.end(), [&](double x) { return x == shared; })) {
+        std::all_of(pieces.begin(), pieces.end(), [&](std::span<const double> piece) {
+          return std::all_of(piece.begin(), piece.end(), [&](double x) { return x == shared; });
+        })) {
       std::fill_n(to, local.size(), shared);
     } else if (2 * size <= n) {
-      selectOf(window, local, to);
+      selectOf(pieces, local, to);
     } else {
+      const std::span<double> window = inside.joined();
       selectRanksFast(window, local.data(), local.data() + local.size());
       for (std::size_t i = 0; i < local.size(); ++i) to[i] = window[local[i]];
     }
@@ -738,13 +798,18 @@ bool selectInWindows(std::uint64_t n, std::span<const std::uint64_t> ranks,
   return true;
 }
 
-// x_(r) for the increasing distinct `ranks` of values that are not NaN, into out[0, ranks.size()),
-// without reordering or copying the values (see orderStatisticsOf). The sample's order statistics
-// and each large window's are selected the same way in turn.
-void selectOf(std::span<const double> values, std::span<const std::uint64_t> ranks, double* out) {
-  const std::size_t n = values.size();
+// x_(r) for the increasing distinct `ranks` of the values in `pieces` (taken together), none of
+// them NaN, into out[0, ranks.size()), without reordering or copying the values (see
+// orderStatisticsOf). The sample's order statistics and each large window's are selected the
+// same way in turn.
+void selectOf(Pieces pieces, std::span<const std::uint64_t> ranks, double* out) {
+  std::size_t n = 0;
+  for (std::span<const double> piece : pieces) n += piece.size();
   auto selectCopy = [&] {
-    std::vector<double> copy(values.begin(), values.end());
+    std::vector<double> copy;
+    copy.reserve(n);
+    for (std::span<const double> piece : pieces)
+      copy.insert(copy.end(), piece.begin(), piece.end());
     selectRanksFast(copy, ranks.data(), ranks.data() + ranks.size());
     for (std::size_t i = 0; i < ranks.size(); ++i) out[i] = copy[ranks[i]];
   };
@@ -752,7 +817,8 @@ void selectOf(std::span<const double> values, std::span<const std::uint64_t> ran
 
   // A sample of m = 4 n^(2/3) values (at most n / 8): m / 8 runs of 8 consecutive values (a cache
   // line, where single values would each cost one), run j from index floor(j n / (m / 8)) rounded
-  // down to a multiple of 8; windows 4 standard deviations either side (see keyWindows).
+  // down to a multiple of 8 of the pieces taken in turn; windows 4 standard deviations either
+  // side (see keyWindows).
   constexpr std::size_t kRun = 8;
   const auto m =
       std::min(n / 8, static_cast<std::size_t>(
@@ -760,20 +826,29 @@ void selectOf(std::span<const double> values, std::span<const std::uint64_t> ran
       kRun * kRun;
   const std::size_t runs = m / kRun;
   std::vector<double> sample(m);
+  std::size_t piece = 0, pieceStart = 0;  // the piece holding index i, and its first index
   for (std::size_t j = 0; j < runs; ++j) {
-    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(j * n / runs / kRun * kRun), kRun,
-                sample.begin() + static_cast<std::ptrdiff_t>(j * kRun));
+    for (std::size_t k = 0, i = j * n / runs / kRun * kRun; k < kRun;) {
+      while (i >= pieceStart + pieces[piece].size()) pieceStart += pieces[piece++].size();
+      const std::size_t count = std::min(kRun - k, pieceStart + pieces[piece].size() - i);
+      std::copy_n(pieces[piece].begin() + static_cast<std::ptrdiff_t>(i - pieceStart), count,
+                  sample.begin() + static_cast<std::ptrdiff_t>(j * kRun + k));
+      k += count;
+      i += count;
+    }
   }
   const KeyWindows windows = keyWindows(sample, n, ranks, 4.0);
 
-  // One pass per kMaxPassWindows windows.
+  // One pass per kMaxPassWindows windows and piece.
   const std::vector<std::size_t> expected = expectedInside(windows, sample, n);
-  WindowContents contents(windows, expected);
+  WindowContents contents(windows, expected, kPassChunk);
   const std::size_t expectedInside =
       std::accumulate(expected.begin(), expected.end(), std::size_t{0});
   // Branches on the values inside cost less than writing every value while fewer than about a
   // fifth of the quadruples hold one.
-  classifyInto(values, windows, contents, 20 * expectedInside > n);
+  for (std::span<const double> values : pieces) {
+    classifyInto(values, windows, contents, 20 * expectedInside > n);
+  }
   // Where the sample misled, the values are selected in full.
   if (!selectInWindows(n, ranks, windows, contents, out)) selectCopy();
 }
@@ -1304,7 +1379,7 @@ void RunStatistics::openWindows(double sigmas, unsigned threads) {
     // Room for the pilot's share of the values only.
     std::vector<std::size_t> expected = plan->expected[c];
     for (std::size_t& e : expected) e = e / (paths_ / pilot_);
-    windows->columns[c] = WindowContents(plan->windows[c], expected);
+    windows->columns[c] = WindowContents(plan->windows[c], expected, kPassChunk);
     classifyInto(pilot, plan->windows[c], windows->columns[c], plan->branchless[c]);
   });
   // The pilot's values go only now, all together, so that the workers' windows can take their
@@ -1316,10 +1391,14 @@ void RunStatistics::openWindows(double sigmas, unsigned threads) {
   windows_.push_back(std::move(windows));
 }
 
-std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows() const {
+std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows(unsigned workers,
+                                                                   std::size_t rows) const {
   auto windows = std::make_shared<Windows>();
+  std::vector<std::size_t> share;
   for (std::size_t c = 0; c < columnCount(); ++c) {
-    windows->columns.emplace_back(plan_->windows[c], plan_->expected[c]);
+    share = plan_->expected[c];
+    for (std::size_t& e : share) e /= std::max(workers, 1u);
+    windows->columns.emplace_back(plan_->windows[c], share, rows);
   }
   return windows;
 }
@@ -1344,25 +1423,14 @@ bool RunStatistics::closeWindows(unsigned threads) {
   parallelFor(columnCount(), threads, [&](std::size_t c) {
     if (!windowedColumns_[c]) return;
     const KeyWindows& windows = plan_->windows[c];
-    // The pilot's and each worker's contents joined: counts add, values join, into the
-    // largest store of each window (the one worker's, on one thread), so that the fewest values
-    // are copied.
+    // The pilot's and each worker's contents joined: counts add, and the pieces of values go
+    // together as they are.
     WindowContents& all = windows_.front()->columns[c];
-    for (std::size_t w = 0; w < windows.size(); ++w) {
-      for (std::size_t from = 1; from < windows_.size(); ++from) {
-        Inside& other = windows_[from]->columns[c].inside[w];
-        if (other.size > all.inside[w].size) std::swap(other, all.inside[w]);
-      }
-    }
     for (std::size_t worker = 1; worker < windows_.size(); ++worker) {
-      const WindowContents& from = windows_[worker]->columns[c];
+      WindowContents& from = windows_[worker]->columns[c];
       for (std::size_t w = 0; w < windows.size(); ++w) {
         all.atOrAbove[w] += from.atOrAbove[w];
-        Inside& values = all.inside[w];
-        values.reserve(values.size + from.inside[w].size);
-        std::copy_n(from.inside[w].values.get(), from.inside[w].size,
-                    values.values.get() + values.size);
-        values.size += from.inside[w].size;
+        all.inside[w].append(std::move(from.inside[w]));
       }
     }
     const auto& ranks = c < outputValues_.size() ? plan_->outputRanks : plan_->yearlyRanks;

@@ -423,6 +423,22 @@ TEST(Quantiles, OrderStatisticsOfWhenTheSampleMisleads) {
   const std::vector<std::uint64_t> inner = {n / 4, n / 2, n / 2 + 1, 3 * n / 4};
   EXPECT_EQ(orderStatisticsOf(values, inner), bySort(values, inner));
   EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks));
+  // A sample spread evenly over [0, 1) while of the values it misses two in five go to within
+  // 1e-4 of 1/4 and the rest above 1: the lower quartile's window expects a few thousand values
+  // (what the sample holds there) and gets over 36,000, growing through several pieces, which it
+  // then selects from as one window of over 2^14 values, itself sampled across the pieces.
+  std::mt19937_64 engine(41);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (std::size_t i = 0, missed = 0; i < n; ++i) {
+    if (sampled[i]) {
+      values[i] = unit(engine);
+    } else {
+      values[i] = missed++ % 5 < 2 ? 0.25 + 1e-4 * (unit(engine) - 0.5) : 1.0 + unit(engine);
+    }
+  }
+  const std::vector<std::uint64_t> quartile = {n / 4 - 1, n / 4, n / 4 + 1};
+  EXPECT_EQ(orderStatisticsOf(values, quartile), bySort(values, quartile));
+  EXPECT_EQ(orderStatisticsOf(values, ranks), bySort(values, ranks));
 }
 
 // The selection that reorders: orders that defeat simple pivots, ties, and the values are still

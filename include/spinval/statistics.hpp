@@ -169,16 +169,17 @@ class RunStatistics {
   // such column's summary reads, over all paths(), from the pilot's values as a sample (`sigmas`
   // standard deviations of the sample's error either side), and classifies the pilot's values
   // into them. Each worker does the same with its blocks (makeWindows, addToWindows) and hands
-  // them over (mergeWindows). closeWindows joins them (counts add, values join: exact in any
-  // order), selects the summary's order statistics and says whether each lay in its window; a
-  // window misses only when the pilot is far from typical (with sigmas = 6, about twice in 10^9
-  // windows), and the run is then repeated storing every value. Both take the columns on
-  // `threads` threads.
+  // them over (mergeWindows); makeWindows(workers, rows) reserves room for one of `workers`
+  // equal shares of the values and a block of `rows`. closeWindows joins them (counts add, values
+  // join: exact in any order, and without copying), selects the summary's order statistics and says
+  // whether each lay in its window; a window misses only when the pilot is far from typical (with
+  // sigmas = 6, about twice in 10^9 windows), and the run is then repeated storing every value.
+  // Both take the columns on `threads` threads.
   struct Windows;
   void keepPilot(std::uint64_t pilotPaths, std::span<const std::size_t> keptOutputs);
   void openWindows(double sigmas, unsigned threads);
   bool windowed() const { return plan_ != nullptr; }
-  std::shared_ptr<Windows> makeWindows() const;
+  std::shared_ptr<Windows> makeWindows(unsigned workers, std::size_t rows) const;
   void addToWindows(Windows& windows, const BlockOutput& block) const;
   void mergeWindows(std::shared_ptr<Windows> windows);
   bool closeWindows(unsigned threads);

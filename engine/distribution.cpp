@@ -1479,6 +1479,19 @@ void Distribution::prepare() const {
   table();
 }
 
+std::vector<std::function<void()>> Distribution::preparations(
+    std::span<const Distribution* const> distributions) {
+  std::vector<std::shared_ptr<BetaTable>> tables;
+  for (const Distribution* d : distributions) {
+    if (d->betaTable_ && std::find(tables.begin(), tables.end(), d->betaTable_) == tables.end()) {
+      tables.push_back(d->betaTable_);
+    }
+  }
+  std::vector<std::function<void()>> items;
+  for (auto& table : tables) items.emplace_back([table] { table->get(); });
+  return items;
+}
+
 double Distribution::quantile(double u) const {
   const Window w{lower_, upper_, uLow_, uHigh_, sLow_, sHigh_, mass_};
   return std::visit([&](const auto& d) { return drawOf(drawable(d, table()), w, u); }, kind_);

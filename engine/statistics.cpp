@@ -1155,38 +1155,45 @@ void RunStatistics::extend(std::uint64_t paths) {
   }
 }
 
-void RunStatistics::prefault(std::uint64_t first, std::uint64_t end, unsigned threads) {
+void populatePages(std::span<double> pages) {
 #ifdef MADV_POPULATE_WRITE
-  if (options_.sketch) return;
+  if (!pages.empty()) {
+    static_cast<void>(madvise(pages.data(), pages.size_bytes(), MADV_POPULATE_WRITE));
+  }
+#else
+  static_cast<void>(pages);
+#endif
+}
+
+std::vector<std::span<double>> RunStatistics::pagesToStore(std::uint64_t first, std::uint64_t end) {
+  std::vector<std::span<double>> pages;
+#ifdef MADV_POPULATE_WRITE
+  if (options_.sketch) return pages;
   // Indices into the stored columns, which hold paths [firstStored_, paths_).
   first = std::clamp(first, firstStored_, paths_) - firstStored_;
   end = std::clamp(end, firstStored_, paths_) - firstStored_;
-  if (first >= end) return;
-  std::vector<Column*> columns;
-  for (auto* group : {&outputValues_, &yearlyValues_}) {
-    for (Column& column : *group) {
-      if (!column.empty()) columns.push_back(&column);
-    }
-  }
+  if (first >= end) return pages;
   // Whole pages inside [first, end) only: a page shared with other paths may be written by
   // another worker already, and populating it is harmless but pointless.
   constexpr std::uintptr_t kPage = 4096;
-  parallelFor(columns.size(), threads, [&](std::size_t k) {
-    const std::size_t size = columns[k]->size();  // the yearly ones may hold a pilot only
-    const auto start =
-        reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(first, size));
-    const auto stop =
-        reinterpret_cast<std::uintptr_t>(columns[k]->data() + std::min<std::size_t>(end, size));
-    const std::uintptr_t low = (start + kPage - 1) & ~(kPage - 1), high = stop & ~(kPage - 1);
-    if (high > low) {
-      static_cast<void>(madvise(reinterpret_cast<void*>(low), high - low, MADV_POPULATE_WRITE));
+  for (auto* group : {&outputValues_, &yearlyValues_}) {
+    for (Column& column : *group) {
+      const std::size_t size = column.size();  // the yearly ones may hold a pilot only
+      const auto start =
+          reinterpret_cast<std::uintptr_t>(column.data() + std::min<std::size_t>(first, size));
+      const auto stop =
+          reinterpret_cast<std::uintptr_t>(column.data() + std::min<std::size_t>(end, size));
+      const std::uintptr_t low = (start + kPage - 1) & ~(kPage - 1), high = stop & ~(kPage - 1);
+      if (high > low) {
+        pages.emplace_back(reinterpret_cast<double*>(low), (high - low) / sizeof(double));
+      }
     }
-  });
+  }
 #else
   static_cast<void>(first);
   static_cast<void>(end);
-  static_cast<void>(threads);
 #endif
+  return pages;
 }
 
 void RunStatistics::switchToSketch() {

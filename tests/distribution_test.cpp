@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "spinval/parallel.hpp"
 #include "spinval/rng.hpp"
 
 namespace spinval {
@@ -204,6 +205,26 @@ TEST(Prepare, DrawsAreTheSameWhoeverBuildsTheTable) {
   for (auto& t : threads) t.join();
   for (const auto& d : drawn) {
     for (std::size_t i = 0; i < us.size(); ++i) ASSERT_TRUE(sameBits(d[i], expected[i]));
+  }
+}
+
+// preparations() gives one item per table: PERT(1, 2.5, 7) and PERT(0, 2.5, 10) are both
+// Beta(2, 4) (alpha = 1 + 4 (mode - min) / (max - min)) and share one, as copies do, a beta of
+// another shape has its own, and a normal has none. Run on two threads, the items build the
+// tables that the draws then use.
+TEST(Prepare, OneItemPerTable) {
+  const Distribution a(Pert{1.0, 2.5, 7.0}), b(Pert{0.0, 2.5, 10.0}), c(Beta{2.0, 5.0}),
+      n(Normal{0.0, 1.0}), copy = a;
+  std::vector<const Distribution*> all = {&a, &n, &b, &copy, &c};
+  EXPECT_EQ(Distribution::preparations(all).size(), 2u);
+  const Distribution other(Pert{0.0, 1.0, 10.0});  // Beta(1.4, 4.6)
+  all.push_back(&other);
+  const auto items = Distribution::preparations(all);
+  ASSERT_EQ(items.size(), 3u);
+  parallelFor(items.size(), 2, [&](std::size_t i) { items[i](); });
+  const boost::math::beta_distribution<double> shape(2.0, 4.0);
+  for (double u : {1e-6, 0.01, 0.3, 0.5, 0.77, 0.999}) {
+    EXPECT_NEAR(b.quantile(u), 10.0 * boost::math::quantile(shape, u), 1e-12) << u;
   }
 }
 

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -146,6 +148,11 @@ class Distribution {
   // or PERT distributions of the same shape, share it; draws before prepare() build it
   // themselves. Safe to call from several threads.
   void prepare() const;
+  // What prepare() does for all of `distributions`, as items to run in any order on any threads:
+  // one per table they use, so that a table several of them share is built by one item while
+  // the others go on with other work.
+  static std::vector<std::function<void()>> preparations(
+      std::span<const Distribution* const> distributions);
   std::string name() const;      // "normal"
   std::string describe() const;  // "normal(mean 0.1, sd 0.1)", with min/max when truncated
 

@@ -127,6 +127,11 @@ struct StatisticsOptions {
 // yearly outputs, 8 bytes each), plus one column of scratch for selection.
 std::uint64_t exactBytesPerPath(const Layout& layout);
 
+// Faults in a range of whole pages in one system call (MADV_POPULATE_WRITE), where writing them
+// would take a page fault per 4 KiB. A hint only: where the system cannot, pages fault in as
+// written.
+void populatePages(std::span<double> pages);
+
 class RunStatistics {
  public:
   // Statistics of paths [0, paths). A piece of a run computed by one shard or rank stores the
@@ -136,10 +141,9 @@ class RunStatistics {
 
   // Makes room for paths up to `paths` (precision runs grow in rounds).
   void extend(std::uint64_t paths);
-  // Faults in, on `threads` threads, the pages of the stored values of paths [first, end) that
-  // the workers are about to write: one system call per column (MADV_POPULATE_WRITE) instead of
-  // a page fault per 4 KiB. A hint only: where the system cannot, pages fault in as written.
-  void prefault(std::uint64_t first, std::uint64_t end, unsigned threads);
+  // The whole pages of the stored values of paths [first, end), one range per column, for the
+  // workers to fault in before they write them (populatePages); none where the system cannot.
+  std::vector<std::span<double>> pagesToStore(std::uint64_t first, std::uint64_t end);
   // Moves the stored values of the merged paths into sketches and keeps sketches from then on:
   // the same sketches as a run that used them from the start, since their merge is exact.
   void switchToSketch();

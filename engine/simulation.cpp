@@ -166,8 +166,9 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     BlockOutput out;
     std::optional<RunStatistics::Sketches> sketches;
     if (!storage.storesValues()) sketches = storage.makeSketches();
-    if (storage.windowed() && !windows[index])
+    if (storage.windowed() && !windows[index]) {
       windows[index] = storage.makeWindows(used, kBlockSize);
+    }
     RunStatistics::Windows* const own = windows[index].get();
     for (;;) {
       const std::uint64_t block = nextBlock.fetch_add(1);

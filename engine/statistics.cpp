@@ -808,8 +808,9 @@ void selectOf(Pieces pieces, std::span<const std::uint64_t> ranks, double* out) 
   auto selectCopy = [&] {
     std::vector<double> copy;
     copy.reserve(n);
-    for (std::span<const double> piece : pieces)
+    for (std::span<const double> piece : pieces) {
       copy.insert(copy.end(), piece.begin(), piece.end());
+    }
     selectRanksFast(copy, ranks.data(), ranks.data() + ranks.size());
     for (std::size_t i = 0; i < ranks.size(); ++i) out[i] = copy[ranks[i]];
   };

@@ -724,19 +724,21 @@ std::vector<std::size_t> expectedInside(const KeyWindows& windows, std::span<con
 }
 
 // What passes over values find in each window: how many are at or above it, and those inside,
-// with room from the start for a sixteenth more than `expected` (the expectation's own error
-// is a few percent) and the `chunk` of values a pass makes room for, so that a window seldom
-// takes a second piece and little memory is reserved that is never written.
+// with room from the start for one of `shares` equal shares of the `expected` values, a
+// sixteenth more (the expectation's own error is a few percent) and the `chunk` of values a
+// pass makes room for, so that a window seldom takes a second piece and little memory is
+// reserved that is never written.
 struct WindowContents {
   std::vector<std::uint64_t> atOrAbove;
   std::vector<Inside> inside;
 
   WindowContents() = default;
   WindowContents(const KeyWindows& windows, std::span<const std::size_t> expected,
-                 std::size_t chunk)
+                 std::size_t shares, std::size_t chunk)
       : atOrAbove(windows.size(), 0), inside(windows.size()) {
     for (std::size_t w = 0; w < windows.size(); ++w) {
-      inside[w].reserve(expected[w] + expected[w] / 16 + chunk);
+      const std::size_t share = expected[w] / shares;
+      inside[w].reserve(share + share / 16 + chunk);
     }
   }
 };
@@ -842,7 +844,7 @@ void selectOf(Pieces pieces, std::span<const std::uint64_t> ranks, double* out) 
 
   // One pass per kMaxPassWindows windows and piece.
   const std::vector<std::size_t> expected = expectedInside(windows, sample, n);
-  WindowContents contents(windows, expected, kPassChunk);
+  WindowContents contents(windows, expected, 1, kPassChunk);
   const std::size_t expectedInside =
       std::accumulate(expected.begin(), expected.end(), std::size_t{0});
   // Branches on the values inside cost less than writing every value while fewer than about a
@@ -1385,9 +1387,8 @@ void RunStatistics::openWindows(double sigmas, unsigned threads) {
         std::accumulate(plan->expected[c].begin(), plan->expected[c].end(), std::size_t{0});
     plan->branchless[c] = 4 * inside > paths_;
     // Room for the pilot's share of the values only.
-    std::vector<std::size_t> expected = plan->expected[c];
-    for (std::size_t& e : expected) e = e / (paths_ / pilot_);
-    windows->columns[c] = WindowContents(plan->windows[c], expected, kPassChunk);
+    windows->columns[c] =
+        WindowContents(plan->windows[c], plan->expected[c], paths_ / pilot_, kPassChunk);
     classifyInto(pilot, plan->windows[c], windows->columns[c], plan->branchless[c]);
   });
   // The pilot's values go only now, all together, so that the workers' windows can take their
@@ -1402,11 +1403,9 @@ void RunStatistics::openWindows(double sigmas, unsigned threads) {
 std::shared_ptr<RunStatistics::Windows> RunStatistics::makeWindows(unsigned workers,
                                                                    std::size_t rows) const {
   auto windows = std::make_shared<Windows>();
-  std::vector<std::size_t> share;
   for (std::size_t c = 0; c < columnCount(); ++c) {
-    share = plan_->expected[c];
-    for (std::size_t& e : share) e /= std::max(workers, 1u);
-    windows->columns.emplace_back(plan_->windows[c], share, rows);
+    windows->columns.emplace_back(plan_->windows[c], plan_->expected[c], std::max(workers, 1u),
+                                  rows);
   }
   return windows;
 }

@@ -396,9 +396,13 @@ template <int kWidth, std::size_t S>
   regimePaths(c, body);
 }
 
+template <std::size_t S>
+void regimeSse2(const RegimeLoop& c) {
+  regimeLanes<2, S>(c);
+}
 template <std::size_t... S>
 constexpr auto regimesSse2(std::index_sequence<S...>) {
-  return std::array{+[](const RegimeLoop& c) { regimeLanes<2, S + 1>(c); }...};
+  return std::array{&regimeSse2<S + 1>...};
 }
 template <std::size_t S>
 [[gnu::target("avx2")]] void regimeAvx2(const RegimeLoop& c) {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "spinval/vector_math.hpp"
+
 namespace spinval {
 namespace {
 
@@ -288,13 +290,25 @@ TEST(BetaQuantileTable, ScaledQuantilesEqualScaledQuantileBitForBit) {
     const BetaQuantileTable table(s.alpha, s.beta);
     for (const auto& [min, max] :
          {std::pair{0.0, 1.0}, std::pair{0.18, 0.45}, std::pair{-3.0, 1e9}}) {
-      table.scaledQuantiles(ps.data(), out.data(), ps.size(), min, max);
+      std::vector<double> scalar(ps.size());
       for (std::size_t i = 0; i < ps.size(); ++i) {
-        const double x = table.scaledQuantile(ps[i], min, max);
-        ASSERT_TRUE(sameBits(out[i], x))
-            << "p " << std::setprecision(17) << ps[i] << ": batch " << out[i] << ", scalar " << x;
-        ASSERT_GE(x, min);
-        ASSERT_LE(x, max);
+        scalar[i] = table.scaledQuantile(ps[i], min, max);
+        ASSERT_GE(scalar[i], min);
+        ASSERT_LE(scalar[i], max);
+      }
+      // One lane and four (where the processor has AVX2), the four-lane loop leaving n mod 4
+      // draws to the one-lane one: none of `whole`, 3 of whole - 1.
+      const std::size_t whole = ps.size() / 4 * 4;
+      for (int lanes : {1, vectorLanes()}) {
+        for (std::size_t n : {whole, whole - 1}) {
+          SCOPED_TRACE(testing::Message() << lanes << " lanes, " << n << " draws");
+          table.scaledQuantiles(ps.data(), out.data(), n, min, max, lanes);
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(sameBits(out[i], scalar[i]))
+                << "p " << std::setprecision(17) << ps[i] << ": batch " << out[i] << ", scalar "
+                << scalar[i];
+          }
+        }
       }
     }
     // In place, as Distribution::quantiles may be called.

@@ -12,9 +12,9 @@
 #include <numeric>
 #include <span>
 #include <stdexcept>
-#include <thread>
 
 #include "spinval/error.hpp"
+#include "spinval/parallel.hpp"
 #include "spinval/rng.hpp"
 #include "spinval/sampler.hpp"
 #include "spinval/simulation.hpp"
@@ -257,10 +257,7 @@ SensitivityResult analyseSensitivity(const Model& model, const Copula& copula,
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
+  onThreads(threads, [&worker](unsigned) { worker(); });
   if (!errors.empty()) std::rethrow_exception(errors.begin()->second);
 
   SensitivityResult result;

@@ -149,8 +149,8 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
   std::map<std::uint64_t, std::exception_ptr> errors;
 
   const unsigned used = static_cast<unsigned>(std::clamp<std::uint64_t>(range.size(), 1, threads));
-  // Each worker's windows. Those of the workers on new threads are made here, in the memory that
-  // the pilot's values left to this thread, where their own threads would fault in fresh pages
+  // Each worker's windows. Those of the workers on the other threads are made here, in the memory
+  // that the pilot's values left to this thread, where their own threads would fault in fresh pages
   // (2,300 more faults at 1e6 paths on 2 threads, and that worker did 6% fewer blocks). The
   // calling thread's worker makes its own after its work arrays: made before them, they cost
   // the 1-thread run 2%.
@@ -208,33 +208,32 @@ void runBlocks(const Model& model, const Copula& copula, const Sampler& sampler,
     }
   };
 
-  // Before the blocks, together on the run's threads: the inputs' quantile tables (built once,
-  // the larger items, so first) and the pages of the values the blocks store, so that the
-  // kernel's work on the pages goes on beside the tables'. Threads populating pages near each
-  // other contend in the kernel (a column each in turn, 2 threads took as long as 1), so each
-  // takes one share of the pages in address order.
+  // Before the blocks, on the run's threads: the inputs' quantile tables (built once), then the
+  // pages of the values the blocks store, one share per thread in address order. A table built
+  // beside a share of pages took 8.4 ms instead of 0.9 (its allocations grow the heap, which
+  // likely waits while the kernel populates pages), and threads populating pages near each other
+  // contend in the kernel (a column each in turn, 2 threads took as long as 1).
   std::vector<const Distribution*> inputs;
   for (const StaticInput& input : layout.staticInputs) inputs.push_back(&input.distribution);
-  std::vector<std::function<void()>> before = Distribution::preparations(inputs);
+  const std::vector<std::function<void()>> tables = Distribution::preparations(inputs);
+  parallelFor(tables.size(), threads, [&tables](std::size_t i) { tables[i](); });
   std::vector<std::span<double>> pages =
       storage.pagesToStore(range.first * kBlockSize, std::min(lastBlock * kBlockSize, end));
   std::sort(pages.begin(), pages.end(),
             [](std::span<double> a, std::span<double> b) { return a.data() < b.data(); });
   std::size_t total = 0;
   for (std::span<double> p : pages) total += p.size();
-  for (std::size_t first = 0, taken = 0, share = 1; first < pages.size(); ++share) {
-    std::size_t last = first;
+  std::vector<std::size_t> shareEnds;  // share k: pages[shareEnds[k - 1] or 0, shareEnds[k])
+  for (std::size_t last = 0, taken = 0, share = 1; last < pages.size(); ++share) {
     while (last < pages.size() && taken < total * share / threads) taken += pages[last++].size();
-    before.emplace_back([&pages, first, last] {
-      for (std::size_t k = first; k < last; ++k) populatePages(pages[k]);
-    });
-    first = last;
+    shareEnds.push_back(last);
   }
-  parallelFor(before.size(), threads, [&](std::size_t i) { before[i](); });
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (auto& thread : pool) thread.join();
+  parallelFor(shareEnds.size(), threads, [&pages, &shareEnds](std::size_t share) {
+    for (std::size_t k = share == 0 ? 0 : shareEnds[share - 1]; k < shareEnds[share]; ++k) {
+      populatePages(pages[k]);
+    }
+  });
+  onThreads(used, worker);
   // Window merges add counts and join sets of values: exact in any order.
   for (auto& w : windows) {
     if (w) storage.mergeWindows(std::move(w));

@@ -18,6 +18,7 @@
 #include "progress.hpp"
 #include "spinval/cluster.hpp"
 #include "spinval/error.hpp"
+#include "spinval/parallel.hpp"
 #include "spinval/partial.hpp"
 #include "spinval/report.hpp"
 #include "spinval/simulation.hpp"
@@ -126,6 +127,7 @@ int run(const RunOptions& options) {
     if (options.json) throw conflict("--json", "a shard has no summary; spinval merge prints it");
     if (world.size() > 1) throw conflict("mpirun", "use either MPI ranks or shards");
   }
+  prepareThreads(resolveThreads(options.threads));  // they start while the scenario loads
   PreparedScenario prepared = prepareScenario(options.scenario);
   const Scenario& scenario = prepared.scenario();
 

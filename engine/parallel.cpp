@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -123,8 +124,10 @@ class Workers {
   }
 
   void ensureHelpers(unsigned count) {
+    if (helpers_.empty() && count > 0) std::atexit([] { process().stop(); });
     while (helpers_.size() < count) {
       auto helper = std::make_unique<Helper>();
+      live_.fetch_add(1, std::memory_order_relaxed);
       std::thread(&Workers::serve, this, std::ref(*helper),
                   static_cast<unsigned>(helpers_.size()) + 1)
           .detach();
@@ -136,6 +139,7 @@ class Workers {
     std::uint64_t seen = 0;
     for (;;) {
       seen = awaitChange(helper.calls, seen);
+      if (helper.f == nullptr) break;  // stop()
       try {
         (*helper.f)(index);
       } catch (...) {
@@ -143,11 +147,28 @@ class Workers {
       }
       if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) running_.notify_one();
     }
+    if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) live_.notify_one();
+  }
+
+  // Ends the helpers and keeps the workers busy for good, so that later calls make threads of
+  // their own. At exit: the kernel would otherwise wake a sleeping helper only to end it, which
+  // made the exit of a 2-thread run 0.7 ms longer.
+  void stop() {
+    if (!acquire()) return;  // a call still running: the kernel ends its threads
+    for (const auto& helper : helpers_) {
+      helper->f = nullptr;
+      helper->calls.fetch_add(1, std::memory_order_release);
+      helper->calls.notify_one();
+    }
+    for (unsigned live = live_.load(std::memory_order_acquire); live != 0;) {
+      live = awaitChange(live_, live);
+    }
   }
 
   std::atomic<bool> busy_{false};
   std::vector<std::unique_ptr<Helper>> helpers_;  // written only by the holder of busy_
   std::atomic<unsigned> running_{0};              // helpers still in the current call
+  std::atomic<unsigned> live_{0};                 // helpers not stopped
   FirstError error_;
 };
 

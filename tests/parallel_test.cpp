@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -53,6 +54,24 @@ TEST(OnThreads, RethrowsOnceAllReturnedAndStaysUsable) {
                          }),
                std::logic_error);
   EXPECT_EQ(threadsOf(3).size(), 3u);
+}
+
+// Exit ends the workers, spinning or asleep, and the process exits with its status.
+TEST(OnThreads, ExitsWithWorkersSpinningOrAsleep) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        onThreads(3, [](unsigned) {});
+        std::exit(3);
+      },
+      testing::ExitedWithCode(3), "");
+  EXPECT_EXIT(
+      {
+        onThreads(2, [](unsigned) {});
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // past the spin: asleep
+        std::exit(4);
+      },
+      testing::ExitedWithCode(4), "");
 }
 
 TEST(ParallelFor, EachIndexOnce) {

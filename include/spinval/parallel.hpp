@@ -9,7 +9,7 @@
 // has just gone idle, seen at 1.9 ms), and a run hands out work seven times or so. A waiting
 // worker spins for a millisecond before it sleeps, so work handed out in quick succession starts
 // at once. A call made while another runs (from another thread, or from inside the work) gets
-// threads of its own.
+// threads of its own. The workers end when the process exits.
 #pragma once
 
 #include <cstddef>

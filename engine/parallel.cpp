@@ -68,7 +68,7 @@ class FirstError {
 // wakes, and those are idle until it does.
 class Workers {
  public:
-  // Never destroyed: the helpers wait until the process ends.
+  // Never destroyed: the helpers serve until stop() ends them at exit.
   static Workers& process() {
     static Workers& workers = *new Workers;
     return workers;
